@@ -1,0 +1,16 @@
+/** The operator's health, readiness and metrics HTTP endpoints. */
+export { type BindAddress, BindAddressError, parseBindAddress } from "./bind_address.ts";
+export { EventLoopMonitor, type EventLoopMonitorOptions } from "./event_loop_monitor.ts";
+export {
+  type CheckResult,
+  type CheckStatus,
+  type HealthCheck,
+  type HealthReport,
+  Readiness,
+  renderReport,
+} from "./health_checks.ts";
+export {
+  OperatorServer,
+  type OperatorServerOptions,
+  type RunningOperatorServer,
+} from "./operator_server.ts";
