@@ -29,6 +29,9 @@ export function createRegistry(): Registry {
 /** How one reconcile ended, as controller-runtime labels it. */
 export type ReconcileResult = "success" | "error" | "requeue" | "requeue_after";
 
+/** A result, or `"terminal"` for an error that is recorded but not retried. */
+export type ReconcileOutcome = ReconcileResult | "terminal";
+
 const RECONCILE_RESULTS: readonly ReconcileResult[] = [
   "error",
   "requeue_after",
@@ -95,6 +98,8 @@ export class ControllerMetrics {
   readonly #reconcileTime: Histogram<"controller">;
   readonly #maxConcurrent: Gauge<"controller">;
   readonly #activeWorkers: Gauge<"controller">;
+  /** Reconciles started and not yet ended, so `reconciled` never drives the gauge negative. */
+  readonly #inFlight = new Map<string, number>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -182,10 +187,11 @@ export class ControllerMetrics {
   }
 
   /**
-   * Publishes every series of `controller` at zero, as controller-runtime's `initMetrics()`
-   * does, so rate() queries see the series before the first reconcile.
+   * Records a controller's worker count and publishes every series of `controller` at zero, as
+   * controller-runtime's `initMetrics()` does, so rate() queries see them before the first
+   * reconcile. Call once when the controller starts.
    */
-  controllerStarted(controller: string, maxConcurrentReconciles: number): void {
+  setWorkers(controller: string, maxConcurrentReconciles: number): void {
     for (const result of RECONCILE_RESULTS) this.#reconcileTotal.inc({ controller, result }, 0);
     this.#reconcileErrors.inc({ controller }, 0);
     this.#terminalErrors.inc({ controller }, 0);
@@ -193,29 +199,30 @@ export class ControllerMetrics {
     this.#timeouts.inc({ controller }, 0);
     this.#maxConcurrent.set({ controller }, maxConcurrentReconciles);
     this.#activeWorkers.set({ controller }, 0);
+    this.#inFlight.set(controller, 0);
   }
 
-  /** A worker picked up a key. */
+  /** A worker picked up a key: counts towards `controller_runtime_active_workers`. */
   reconcileStarted(controller: string): void {
+    this.#inFlight.set(controller, (this.#inFlight.get(controller) ?? 0) + 1);
     this.#activeWorkers.inc({ controller });
   }
 
   /**
-   * A reconcile ended. `terminal` marks an error that will not be retried; it counts as an
-   * error too, like controller-runtime does.
+   * A reconcile ended after `seconds`. `"terminal"` is an error that will not be retried; it
+   * counts as `result="error"` and in both error counters, like controller-runtime. Releases
+   * the active-worker slot taken by `reconcileStarted`, if one was taken.
    */
-  reconcileFinished(
-    controller: string,
-    result: ReconcileResult,
-    seconds: number,
-    options: { terminal?: boolean } = {},
-  ): void {
-    this.#activeWorkers.dec({ controller });
-    this.#reconcileTotal.inc({ controller, result });
-    if (result === "error") {
-      this.#reconcileErrors.inc({ controller });
-      if (options.terminal) this.#terminalErrors.inc({ controller });
+  reconciled(controller: string, outcome: ReconcileOutcome, seconds: number): void {
+    const inFlight = this.#inFlight.get(controller) ?? 0;
+    if (inFlight > 0) {
+      this.#inFlight.set(controller, inFlight - 1);
+      this.#activeWorkers.dec({ controller });
     }
+    const result: ReconcileResult = outcome === "terminal" ? "error" : outcome;
+    this.#reconcileTotal.inc({ controller, result });
+    if (result === "error") this.#reconcileErrors.inc({ controller });
+    if (outcome === "terminal") this.#terminalErrors.inc({ controller });
     this.#reconcileTime.observe({ controller }, seconds);
   }
 

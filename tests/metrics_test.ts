@@ -15,7 +15,7 @@ function sample(text: string, series: string): number | undefined {
 
 Deno.test("a new controller publishes every reconcile series at zero", async () => {
   const registry = new Registry();
-  new ControllerMetrics(registry).controllerStarted("nodeimage", 4);
+  new ControllerMetrics(registry).setWorkers("nodeimage", 4);
   const text = await registry.metrics();
   for (const result of ["success", "error", "requeue", "requeue_after"]) {
     assert.equal(
@@ -45,15 +45,15 @@ Deno.test("a new controller publishes every reconcile series at zero", async () 
 Deno.test("reconcile results are counted per controller and result", async () => {
   const registry = new Registry();
   const metrics = new ControllerMetrics(registry);
-  metrics.controllerStarted("a", 1);
+  metrics.setWorkers("a", 1);
   metrics.reconcileStarted("a");
-  metrics.reconcileFinished("a", "success", 0.02);
+  metrics.reconciled("a", "success", 0.02);
   metrics.reconcileStarted("a");
-  metrics.reconcileFinished("a", "error", 0.2);
+  metrics.reconciled("a", "error", 0.2);
   metrics.reconcileStarted("a");
-  metrics.reconcileFinished("a", "error", 0.3, { terminal: true });
+  metrics.reconciled("a", "terminal", 0.3);
   metrics.reconcileStarted("a");
-  metrics.reconcileFinished("a", "requeue_after", 2);
+  metrics.reconciled("a", "requeue_after", 2);
   const text = await registry.metrics();
   assert.equal(
     sample(text, `controller_runtime_reconcile_total{controller="a",result="success"}`),
@@ -82,7 +82,7 @@ Deno.test("reconcile results are counted per controller and result", async () =>
 
 Deno.test("reconcile time uses controller-runtime's buckets and help text", async () => {
   const registry = new Registry();
-  new ControllerMetrics(registry).reconcileFinished("a", "success", 1);
+  new ControllerMetrics(registry).reconciled("a", "success", 1);
   const text = await registry.metrics();
   assert.match(
     text,
@@ -100,8 +100,8 @@ Deno.test("several controllers and electors share one registry without clashing"
   const registry = new Registry();
   const first = new ControllerMetrics(registry);
   const second = new ControllerMetrics(registry);
-  first.reconcileFinished("one", "success", 0.1);
-  second.reconcileFinished("two", "requeue", 0.1);
+  first.reconciled("one", "success", 0.1);
+  second.reconciled("two", "requeue", 0.1);
   new LeaderElectionMetrics(registry).on("fcf824fa.giantswarm.io");
   new LeaderElectionMetrics(registry).off("other");
   const text = await registry.metrics();
@@ -117,10 +117,25 @@ Deno.test("several controllers and electors share one registry without clashing"
   assert.equal(sample(text, `leader_election_master_status{name="other"}`), 0);
 });
 
+Deno.test("active workers count reconciles in flight and never go negative", async () => {
+  const registry = new Registry();
+  const metrics = new ControllerMetrics(registry);
+  metrics.setWorkers("a", 2);
+  metrics.reconcileStarted("a");
+  metrics.reconcileStarted("a");
+  const series = `controller_runtime_active_workers{controller="a"}`;
+  assert.equal(sample(await registry.metrics(), series), 2);
+  metrics.reconciled("a", "success", 0.1);
+  assert.equal(sample(await registry.metrics(), series), 1);
+  metrics.reconciled("a", "success", 0.1);
+  metrics.reconciled("a", "success", 0.1); // no matching start: the gauge stays at zero
+  assert.equal(sample(await registry.metrics(), series), 0);
+});
+
 Deno.test("separate registries keep separate counts", async () => {
   const a = new Registry();
   const b = new Registry();
-  new ControllerMetrics(a).reconcileFinished("x", "success", 0.1);
+  new ControllerMetrics(a).reconciled("x", "success", 0.1);
   new ControllerMetrics(b);
   assert.equal(
     sample(
