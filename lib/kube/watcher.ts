@@ -1,0 +1,539 @@
+/**
+ * The watcher: list, then watch, forever, as an async generator of events.
+ *
+ * An explicit state machine (after kube-runtime's watcher) driven by one `step` function:
+ *
+ *   Empty ──list──▶ (InitPage ──next page──▶)* InitListed ──open watch──▶ Watching ─┐
+ *     ▲                                            ▲                       │  event │
+ *     └──────────── 410 Gone ──────────────────────┼───────────────────────┘◀──────┘
+ *                                                  └── stream ended or failed: resume from
+ *                                                      the last seen resourceVersion
+ *
+ * Guarantees:
+ * - It never ends on its own and never throws for API or network trouble. Failures are yielded
+ *   as `Error` events (with the delay chosen) and the failed step is retried after backoff;
+ *   only `signal` (or `return()`) ends it, and that cancels the in-flight request.
+ * - A watch cannot die silently: every wait for the API server (list pages, watch headers,
+ *   watch data) is raced against an inactivity deadline, and the body is cancelled when it
+ *   passes. Nothing depends on the response body ever erroring (runtime-notes: under Deno an
+ *   aborted undici body never does).
+ * - After every list or relist it yields `Restarted` with the complete current set, so a cache
+ *   can drop objects deleted while we were not watching.
+ * - A stream that ends (server timeout, clean close, dropped connection, malformed line) is
+ *   resumed from the last resourceVersion seen, bookmarks included; only 410 Gone relists.
+ *
+ * Caveats: a stream that ends within a second without delivering anything is treated as an
+ * error (backoff), as client-go does, so a misbehaving server cannot cause a hot loop.
+ */
+import { type Clock, realClock } from "../clock.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import { type Backoff, ExponentialBackoff } from "./backoff.ts";
+import {
+  apiErrorFor,
+  apiErrorFromResponse,
+  type ApiStatus,
+  GoneError,
+  TooManyRequestsError,
+} from "./errors.ts";
+import {
+  apiVersionOf,
+  type KubeList,
+  type KubeObject,
+  resourcePath,
+  type ResourceType,
+} from "./resource.ts";
+import type { KubeRequest, KubeTransport } from "./transport.ts";
+
+/** What the watcher yields. */
+export type WatchEvent<T extends KubeObject> =
+  /** After every (re)list: the full current set, replacing whatever the consumer held. */
+  | { type: "Restarted"; objects: T[]; resourceVersion: string }
+  /** The object was added or modified. */
+  | { type: "Applied"; object: T }
+  /** The object was deleted; this is its last state. */
+  | { type: "Deleted"; object: T }
+  /** Informational: a step failed and will be retried after `retryInMs`. */
+  | { type: "Error"; error: Error; retryInMs: number };
+
+export interface WatcherOptions {
+  /** Only this namespace; all namespaces when omitted. */
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** List page size (`limit`); pages are followed through `continue`. Default: no limit. */
+  pageSize?: number;
+  /** Server-side watch timeout; up to 10 % jitter is added per request. Default 290 s. */
+  timeoutSeconds?: number;
+  /**
+   * How long any wait for the API server may go without an event or bookmark before the
+   * request is abandoned. Must exceed the server timeout plus the bookmark interval.
+   * Default 330 s.
+   */
+  inactivityTimeoutMs?: number;
+  /** Delays between retries. Default: 800 ms doubling to 30 s with jitter. */
+  backoff?: Backoff;
+  clock?: Clock;
+  /** Ends the generator cleanly, cancelling any in-flight request. */
+  signal?: AbortSignal;
+  log?: Logger;
+  /** Called each time a watch request has been answered; for metrics. */
+  onWatchStart?: (resourceVersion: string) => void;
+}
+
+/** No event or bookmark arrived within the inactivity deadline. */
+export class InactivityTimeoutError extends Error {
+  override name = "InactivityTimeoutError";
+}
+
+/** The API server answered with something that is not a valid list or watch stream. */
+export class WatchStreamError extends Error {
+  override name = "WatchStreamError";
+}
+
+type State<T extends KubeObject> =
+  | { phase: "Empty" }
+  | { phase: "InitPage"; continueToken: string; objects: T[] }
+  | { phase: "InitListed"; resourceVersion: string }
+  | { phase: "Watching"; resourceVersion: string; stream: WatchStream };
+
+interface Step<T extends KubeObject> {
+  next: State<T>;
+  /** What to yield, if anything. */
+  event?: WatchEvent<T>;
+  /** True when the API server delivered data (resets the backoff). */
+  progress: boolean;
+}
+
+interface Context {
+  transport: KubeTransport;
+  type: ResourceType;
+  options: WatcherOptions;
+  clock: Clock;
+  signal: AbortSignal;
+  inactivityMs: number;
+  what: string;
+  log: Logger;
+}
+
+const SHORT_WATCH_MS = 1_000;
+/** Retry-After beyond this is treated as a mistake rather than honoured literally. */
+const MAX_RETRY_AFTER_MS = 600_000;
+
+/**
+ * Lists and watches objects of `type`, yielding events until `options.signal` aborts.
+ *
+ * @example
+ * ```ts
+ * for await (const event of watcher(transport, NAMESPACES, { signal })) {
+ *   if (event.type === "Error") log.warn("watch failed", { error: event.error });
+ *   else store.apply(event);
+ * }
+ * ```
+ */
+export async function* watcher<T extends KubeObject>(
+  transport: KubeTransport,
+  type: ResourceType,
+  options: WatcherOptions = {},
+): AsyncGenerator<WatchEvent<T>, void, undefined> {
+  const what = describe(type, options.namespace);
+  const ctx: Context = {
+    transport,
+    type,
+    options,
+    clock: options.clock ?? realClock,
+    signal: options.signal ?? new AbortController().signal,
+    inactivityMs: options.inactivityTimeoutMs ?? 330_000,
+    what,
+    log: (options.log ?? silentLogger).with({ watch: what }),
+  };
+  const backoff = options.backoff ?? new ExponentialBackoff();
+  let state: State<T> = { phase: "Empty" };
+  try {
+    while (!ctx.signal.aborted) {
+      let result: Step<T>;
+      try {
+        result = await step(state, ctx);
+      } catch (error) {
+        if (ctx.signal.aborted) return;
+        const err = error instanceof Error ? error : new Error(String(error));
+        const recovery: Recovery<T> = recover(state, err, ctx, backoff);
+        state = recovery.next;
+        if (recovery.retryInMs === undefined) continue;
+        yield { type: "Error", error: err, retryInMs: recovery.retryInMs };
+        try {
+          await ctx.clock.sleep(recovery.retryInMs, ctx.signal);
+        } catch {
+          return; // aborted while waiting
+        }
+        continue;
+      }
+      state = result.next;
+      if (result.progress) backoff.reset();
+      if (result.event) yield result.event;
+    }
+  } finally {
+    if (state.phase === "Watching") state.stream.close();
+  }
+}
+
+/** Performs one step of the state machine. Throws on any failure; `recover` decides what next. */
+async function step<T extends KubeObject>(state: State<T>, ctx: Context): Promise<Step<T>> {
+  switch (state.phase) {
+    case "Empty":
+    case "InitPage": {
+      const previous = state.phase === "InitPage" ? state.objects : [];
+      const page = await listPage<T>(ctx, state.phase === "InitPage" ? state.continueToken : "");
+      const objects = previous.concat(page.items);
+      if (page.metadata.continue) {
+        return {
+          next: { phase: "InitPage", continueToken: page.metadata.continue, objects },
+          progress: false,
+        };
+      }
+      const resourceVersion = page.metadata.resourceVersion;
+      if (!resourceVersion) {
+        throw new WatchStreamError(`Cannot watch ${ctx.what}: the list has no resourceVersion`);
+      }
+      ctx.log.debug("listed", { count: objects.length, resourceVersion });
+      return {
+        next: { phase: "InitListed", resourceVersion },
+        event: { type: "Restarted", objects, resourceVersion },
+        progress: true,
+      };
+    }
+    case "InitListed": {
+      const stream = await WatchStream.open(ctx, state.resourceVersion);
+      ctx.log.debug("watch started", { resourceVersion: state.resourceVersion });
+      ctx.options.onWatchStart?.(state.resourceVersion);
+      return {
+        next: { phase: "Watching", resourceVersion: state.resourceVersion, stream },
+        progress: false,
+      };
+    }
+    case "Watching": {
+      const raw = await state.stream.next();
+      if (raw === undefined) {
+        state.stream.close();
+        const lastedMs = ctx.clock.now() - state.stream.openedAt;
+        if (state.stream.eventCount === 0 && lastedMs < SHORT_WATCH_MS) {
+          throw new WatchStreamError(
+            `Watch of ${ctx.what} ended after ${lastedMs} ms without any event`,
+          );
+        }
+        ctx.log.debug("watch ended", { resourceVersion: state.resourceVersion });
+        return {
+          next: { phase: "InitListed", resourceVersion: state.resourceVersion },
+          progress: false,
+        };
+      }
+      if (raw.type === "ERROR") throw errorFromStatus(raw.object as ApiStatus, ctx.what);
+      const object = raw.object as T;
+      const resourceVersion = object.metadata.resourceVersion || state.resourceVersion;
+      const next: State<T> = { phase: "Watching", resourceVersion, stream: state.stream };
+      if (raw.type === "BOOKMARK") return { next, progress: true };
+      fillTypeMeta(object, ctx.type);
+      const event: WatchEvent<T> = raw.type === "DELETED"
+        ? { type: "Deleted", object }
+        : { type: "Applied", object };
+      return { next, event, progress: true };
+    }
+  }
+}
+
+/** After a failed step: the state to continue from and how long to wait (none: go on now). */
+interface Recovery<T extends KubeObject> {
+  next: State<T>;
+  retryInMs?: number;
+}
+
+function recover<T extends KubeObject>(
+  state: State<T>,
+  error: Error,
+  ctx: Context,
+  backoff: Backoff,
+): Recovery<T> {
+  if (state.phase === "Watching") state.stream.close();
+  const listing = state.phase === "Empty" || state.phase === "InitPage";
+  if (error instanceof GoneError) {
+    // Expected after long disconnects: our resourceVersion was compacted. A 410 while listing
+    // (an expired continue token) restarts the list, but with backoff so it cannot spin.
+    ctx.log.info("resourceVersion expired; relisting", { error });
+    if (!listing) return { next: { phase: "Empty" } };
+    return { next: { phase: "Empty" }, retryInMs: backoff.next() };
+  }
+  let retryInMs = backoff.next();
+  if (error instanceof TooManyRequestsError && error.retryAfterSeconds) {
+    retryInMs = Math.max(retryInMs, Math.min(error.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS));
+  }
+  ctx.log.warn(listing ? "list failed; retrying" : "watch failed; resuming", { error, retryInMs });
+  // Retry the same step: a list page again, or a watch from the last seen resourceVersion.
+  const next: State<T> = state.phase === "Watching"
+    ? { phase: "InitListed", resourceVersion: state.resourceVersion }
+    : state;
+  return { next, retryInMs };
+}
+
+async function listPage<T extends KubeObject>(
+  ctx: Context,
+  continueToken: string,
+): Promise<KubeList<T>> {
+  const { options } = ctx;
+  const request: KubeRequest = {
+    method: "GET",
+    path: resourcePath(ctx.type, { namespace: options.namespace }),
+    query: {
+      labelSelector: options.labelSelector,
+      fieldSelector: options.fieldSelector,
+      limit: options.pageSize,
+      continue: continueToken || undefined,
+    },
+  };
+  const list = await withDeadline(ctx, `list of ${ctx.what}`, async (signal) => {
+    const response = await ctx.transport.fetch({ ...request, signal });
+    if (!response.ok) throw await apiErrorFromResponse(response);
+    return await response.json() as KubeList<T>;
+  });
+  if (!list || !Array.isArray(list.items) || typeof list.metadata !== "object") {
+    throw new WatchStreamError(`Cannot list ${ctx.what}: the answer is not a list`);
+  }
+  for (const item of list.items) fillTypeMeta(item, ctx.type);
+  return list;
+}
+
+/**
+ * Runs `work` with its own abort signal, rejecting when the inactivity deadline passes or the
+ * watcher's signal aborts — even if `work` ignores its signal.
+ */
+async function withDeadline<R>(
+  ctx: Context,
+  what: string,
+  work: (signal: AbortSignal) => Promise<R>,
+): Promise<R> {
+  const controller = new AbortController();
+  const interrupted = interruption(controller.signal);
+  const unlink = link(ctx.signal, controller);
+  const timer = ctx.clock.setTimer(ctx.inactivityMs, () => {
+    controller.abort(
+      new InactivityTimeoutError(`No answer to the ${what} within ${ctx.inactivityMs} ms`),
+    );
+  });
+  try {
+    return await Promise.race([work(controller.signal), interrupted]);
+  } finally {
+    timer.cancel();
+    unlink();
+  }
+}
+
+/** One open watch response, read event by event. */
+class WatchStream {
+  readonly openedAt: number;
+  eventCount = 0;
+  readonly #ctx: Context;
+  readonly #controller = new AbortController();
+  readonly #interrupted: Promise<never>;
+  readonly #unlink: () => void;
+  readonly #lines = new LineDecoder();
+  #pending: string[] = [];
+  #reader?: ReadableStreamDefaultReader<Uint8Array>;
+  #ended = false;
+  #closed = false;
+
+  private constructor(ctx: Context) {
+    this.#ctx = ctx;
+    this.openedAt = ctx.clock.now();
+    this.#interrupted = interruption(this.#controller.signal);
+    this.#unlink = link(ctx.signal, this.#controller);
+  }
+
+  /** Sends the watch request and waits for the response headers (under the deadline). */
+  static async open(ctx: Context, resourceVersion: string): Promise<WatchStream> {
+    const stream = new WatchStream(ctx);
+    try {
+      await stream.#connect(resourceVersion);
+      return stream;
+    } catch (error) {
+      stream.close();
+      throw error;
+    }
+  }
+
+  async #connect(resourceVersion: string): Promise<void> {
+    const { options, type } = this.#ctx;
+    const timeoutSeconds = options.timeoutSeconds ?? 290;
+    const pending = this.#ctx.transport.fetch({
+      method: "GET",
+      path: resourcePath(type, { namespace: options.namespace }),
+      query: {
+        watch: true,
+        resourceVersion,
+        allowWatchBookmarks: true,
+        // Jitter spreads the reconnects of many watches that started together.
+        timeoutSeconds: Math.round(timeoutSeconds * (1 + Math.random() * 0.1)),
+        labelSelector: options.labelSelector,
+        fieldSelector: options.fieldSelector,
+      },
+      signal: this.#controller.signal,
+    });
+    // If the deadline or an abort wins the race, a late response must still release its body.
+    pending.then((response) => {
+      if (this.#controller.signal.aborted) response.body?.cancel().catch(() => {});
+    }, () => {});
+    const response = await this.#guarded(() => pending);
+    if (!response.ok) throw await this.#guarded(() => apiErrorFromResponse(response));
+    if (!response.body) throw new WatchStreamError(`Watch of ${this.#ctx.what} has no body`);
+    this.#reader = response.body.getReader();
+  }
+
+  /** The next decoded event, or `undefined` when the server ended the stream. */
+  async next(): Promise<RawWatchEvent | undefined> {
+    let line = this.#pending.shift();
+    if (line === undefined && !this.#ended) {
+      line = await this.#guarded(() => this.#readLine());
+    }
+    if (line === undefined) return undefined;
+    const event = parseWatchLine(line, this.#ctx.what);
+    this.eventCount++;
+    return event;
+  }
+
+  async #readLine(): Promise<string | undefined> {
+    while (this.#pending.length === 0) {
+      const { done, value } = await this.#reader!.read();
+      if (done) {
+        this.#ended = true;
+        const rest = this.#lines.flush();
+        return rest;
+      }
+      this.#pending = this.#lines.push(value);
+    }
+    return this.#pending.shift();
+  }
+
+  /** Awaits `work` under the inactivity deadline, which starts now. */
+  async #guarded<R>(work: () => Promise<R>): Promise<R> {
+    const ms = this.#ctx.inactivityMs;
+    const timer = this.#ctx.clock.setTimer(ms, () => {
+      this.#controller.abort(
+        new InactivityTimeoutError(`No event from the watch of ${this.#ctx.what} for ${ms} ms`),
+      );
+    });
+    try {
+      return await Promise.race([work(), this.#interrupted]);
+    } finally {
+      timer.cancel();
+    }
+  }
+
+  /** Aborts the request and cancels the body; safe to call more than once. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unlink();
+    this.#controller.abort(new DOMException("Watch closed", "AbortError"));
+    this.#reader?.cancel().catch(() => {});
+  }
+}
+
+/** One line of a watch stream, validated just enough to be safe to use. */
+export interface RawWatchEvent {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  object: KubeObject | ApiStatus;
+}
+
+const EVENT_TYPES = new Set(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]);
+
+/** Parses one watch line; throws `WatchStreamError` naming the watch and the bad text. */
+export function parseWatchLine(line: string, what: string): RawWatchEvent {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    throw new WatchStreamError(
+      `Cannot parse event from the watch of ${what}: ${JSON.stringify(line.slice(0, 200))}`,
+      { cause: error },
+    );
+  }
+  const event = value as Partial<RawWatchEvent> | null;
+  const object = event?.object as { metadata?: unknown } | undefined;
+  if (
+    !event || typeof event.type !== "string" || !EVENT_TYPES.has(event.type) ||
+    !object || typeof object !== "object" ||
+    (event.type !== "ERROR" && (typeof object.metadata !== "object" || !object.metadata))
+  ) {
+    throw new WatchStreamError(
+      `Cannot use event from the watch of ${what}: ${JSON.stringify(line.slice(0, 200))}`,
+    );
+  }
+  return event as RawWatchEvent;
+}
+
+/**
+ * Splits a byte stream into non-empty lines, across chunk boundaries and split UTF-8
+ * sequences. Pieces of a long line are joined once, when its end arrives.
+ */
+export class LineDecoder {
+  readonly #decoder = new TextDecoder();
+  #pieces: string[] = [];
+
+  push(chunk: Uint8Array): string[] {
+    const text = this.#decoder.decode(chunk, { stream: true });
+    if (!text.includes("\n")) {
+      if (text) this.#pieces.push(text);
+      return [];
+    }
+    this.#pieces.push(text);
+    const lines = this.#pieces.join("").split("\n");
+    const rest = lines.pop()!;
+    this.#pieces = rest ? [rest] : [];
+    return lines.map((l) => l.trim()).filter((l) => l.length > 0);
+  }
+
+  /** The unterminated last line, if any (servers may omit the final newline). */
+  flush(): string | undefined {
+    this.#pieces.push(this.#decoder.decode());
+    const rest = this.#pieces.join("").trim();
+    this.#pieces = [];
+    return rest || undefined;
+  }
+}
+
+/** Maps an ERROR event's Status to our error classes (410 becomes `GoneError`). */
+function errorFromStatus(status: ApiStatus, what: string): Error {
+  const code = typeof status.code === "number" ? status.code : 500;
+  const message = status.message || `Watch of ${what} reported an error`;
+  return apiErrorFor(code, { ...status, message });
+}
+
+/** List items and watch objects of built-in types may lack apiVersion/kind; fill them. */
+function fillTypeMeta(object: KubeObject, type: ResourceType): void {
+  object.apiVersion ??= apiVersionOf(type);
+  object.kind ??= type.kind;
+}
+
+/** A promise that rejects with the signal's reason once it aborts (never unhandled). */
+function interruption(signal: AbortSignal): Promise<never> {
+  const promise = new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
+  promise.catch(() => {});
+  return promise;
+}
+
+/** Aborts `controller` when `outer` aborts; returns the unlink function. */
+function link(outer: AbortSignal, controller: AbortController): () => void {
+  if (outer.aborted) {
+    controller.abort(outer.reason);
+    return () => {};
+  }
+  const onAbort = () => controller.abort(outer.reason);
+  outer.addEventListener("abort", onAbort, { once: true });
+  return () => outer.removeEventListener("abort", onAbort);
+}
+
+function describe(type: ResourceType, namespace?: string): string {
+  const resource = type.group ? `${type.plural}.${type.group}` : type.plural;
+  if (!type.namespaced) return resource;
+  return namespace ? `${resource} in namespace "${namespace}"` : `${resource} in all namespaces`;
+}
