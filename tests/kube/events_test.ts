@@ -1,0 +1,253 @@
+import assert from "node:assert/strict";
+import { EventRecorder, type KubeEvent } from "../../lib/kube/events.ts";
+import type { KubeObject } from "../../lib/kube/resource.ts";
+import type { KubeRequest, KubeTransport } from "../../lib/kube/transport.ts";
+import { FakeClock } from "../support/fake_clock.ts";
+
+/**
+ * A recording stand-in for the API server's events.k8s.io endpoints: create, merge patch of
+ * `series`, 404 for unknown Events, 409 AlreadyExists for taken names, injectable failures.
+ */
+class EventsStub implements KubeTransport {
+  readonly server = "http://stub";
+  readonly events = new Map<string, KubeEvent>();
+  readonly requests: KubeRequest[] = [];
+  /** Status codes to answer the next requests with, in order. */
+  failNext: number[] = [];
+
+  fetch(request: KubeRequest): Promise<Response> {
+    this.requests.push(request);
+    const fail = this.failNext.shift();
+    if (fail) return Promise.resolve(status(fail, "injected"));
+    const m = request.path.match(
+      /^\/apis\/events\.k8s\.io\/v1\/namespaces\/([^/]+)\/events(?:\/([^/]+))?$/,
+    );
+    if (!m) return Promise.resolve(status(404, "no such path"));
+    const [, namespace, name] = m;
+    if (request.method === "POST") {
+      const event = structuredClone(request.body) as KubeEvent;
+      assert.equal(event.metadata.namespace, namespace);
+      const key = `${namespace}/${event.metadata.name}`;
+      if (this.events.has(key)) return Promise.resolve(status(409, "exists", "AlreadyExists"));
+      this.events.set(key, event);
+      return Promise.resolve(Response.json(event, { status: 201 }));
+    }
+    if (request.method === "PATCH") {
+      assert.equal(request.contentType, "application/merge-patch+json");
+      const event = this.events.get(`${namespace}/${decodeURIComponent(name)}`);
+      if (!event) return Promise.resolve(status(404, "not found", "NotFound"));
+      Object.assign(event, request.body);
+      return Promise.resolve(Response.json(event));
+    }
+    return Promise.resolve(status(405, "method"));
+  }
+
+  get all(): KubeEvent[] {
+    return [...this.events.values()];
+  }
+}
+
+function status(code: number, message: string, reason = ""): Response {
+  return Response.json({
+    kind: "Status",
+    apiVersion: "v1",
+    status: "Failure",
+    message,
+    reason,
+    code,
+  }, {
+    status: code,
+  });
+}
+
+function release(name: string, namespace?: string): KubeObject {
+  return {
+    apiVersion: "release.giantswarm.io/v1alpha1",
+    kind: "Release",
+    metadata: { name, namespace, uid: `uid-${name}`, resourceVersion: "7" },
+  };
+}
+
+function setup(options: { maxCachedEvents?: number } = {}) {
+  const stub = new EventsStub();
+  const clock = new FakeClock();
+  const recorder = new EventRecorder({
+    transport: stub,
+    reportingInstance: "host_1234",
+    clock,
+    ...options,
+  });
+  return { stub, clock, recorder };
+}
+
+Deno.test("an event is written as events.k8s.io/v1 about the involved object", async () => {
+  const { stub, clock, recorder } = setup();
+  await recorder.event(
+    release("r1", "org-a"),
+    "Warning",
+    "UploadFailed",
+    "datastore full",
+    "Upload",
+  );
+  assert.equal(stub.all.length, 1);
+  const event = stub.all[0];
+  assert.equal(event.apiVersion, "events.k8s.io/v1");
+  assert.equal(event.kind, "Event");
+  assert.equal(event.metadata.namespace, "org-a");
+  assert.match(event.metadata.name!, /^r1\.[0-9a-f]+$/);
+  assert.equal(event.type, "Warning");
+  assert.equal(event.reason, "UploadFailed");
+  assert.equal(event.action, "Upload");
+  assert.equal(event.note, "datastore full");
+  assert.equal(event.reportingController, "image-distribution-operator");
+  assert.equal(event.reportingInstance, "host_1234");
+  assert.equal(event.eventTime, new Date(clock.now()).toISOString().replace("Z", "000Z"));
+  assert.match(event.eventTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  assert.deepEqual(event.regarding, {
+    apiVersion: "release.giantswarm.io/v1alpha1",
+    kind: "Release",
+    namespace: "org-a",
+    name: "r1",
+    uid: "uid-r1",
+    resourceVersion: "7",
+  });
+  assert.equal(event.series, undefined);
+});
+
+Deno.test("events about cluster-scoped objects go to the default namespace", async () => {
+  const { stub, recorder } = setup();
+  await recorder.event(release("cluster-wide"), "Normal", "Created", "ok");
+  assert.equal(stub.all[0].metadata.namespace, "default");
+  assert.equal(stub.all[0].regarding.namespace, undefined);
+});
+
+Deno.test("the action defaults to the reason because the API requires one", async () => {
+  const { stub, recorder } = setup();
+  await recorder.event(release("r1", "ns"), "Normal", "Uploaded", "done");
+  assert.equal(stub.all[0].action, "Uploaded");
+});
+
+Deno.test("repeats within the window patch the series instead of creating events", async () => {
+  const { stub, clock, recorder } = setup();
+  const object = release("r1", "ns");
+  await recorder.event(object, "Warning", "UploadFailed", "datastore full");
+  await clock.advance(60_000);
+  await recorder.event(object, "Warning", "UploadFailed", "datastore full");
+  await clock.advance(60_000);
+  const third = clock.now();
+  await recorder.event(object, "Warning", "UploadFailed", "datastore full");
+  assert.equal(stub.all.length, 1);
+  assert.equal(stub.requests.filter((r) => r.method === "POST").length, 1);
+  assert.deepEqual(stub.all[0].series, {
+    count: 3,
+    lastObservedTime: new Date(third).toISOString().replace("Z", "000Z"),
+  });
+});
+
+Deno.test("a different message, reason, type or object makes a new event", async () => {
+  const { stub, recorder } = setup();
+  await recorder.event(release("r1", "ns"), "Warning", "UploadFailed", "datastore full");
+  await recorder.event(release("r1", "ns"), "Warning", "UploadFailed", "network down");
+  await recorder.event(release("r1", "ns"), "Warning", "DownloadFailed", "network down");
+  await recorder.event(release("r1", "ns"), "Normal", "DownloadFailed", "network down");
+  await recorder.event(release("r2", "ns"), "Normal", "DownloadFailed", "network down");
+  assert.equal(stub.all.length, 5);
+  assert.ok(stub.all.every((e) => e.series === undefined));
+});
+
+Deno.test("a repeat after the window starts a new event", async () => {
+  const { stub, clock, recorder } = setup();
+  await recorder.event(release("r1", "ns"), "Normal", "Synced", "ok");
+  await clock.advance(6 * 60_000 + 1);
+  await recorder.event(release("r1", "ns"), "Normal", "Synced", "ok");
+  assert.equal(stub.all.length, 2);
+});
+
+Deno.test("a burst of identical events yields one create and a final count", async () => {
+  const { stub, recorder } = setup();
+  const object = release("r1", "ns");
+  await Promise.all(
+    Array.from({ length: 5 }, () => recorder.event(object, "Warning", "Failed", "boom")),
+  );
+  assert.equal(stub.all.length, 1);
+  assert.equal(stub.all[0].series?.count, 5);
+});
+
+Deno.test("a series whose event vanished is written as a new event with its count", async () => {
+  const { stub, recorder } = setup();
+  const object = release("r1", "ns");
+  await recorder.event(object, "Warning", "Failed", "boom");
+  stub.events.clear(); // the API server's event TTL expired
+  await recorder.event(object, "Warning", "Failed", "boom");
+  assert.equal(stub.all.length, 1);
+  assert.equal(stub.all[0].series?.count, 2);
+  assert.equal(stub.all[0].note, "boom");
+});
+
+Deno.test("API errors are logged and dropped, never thrown", async () => {
+  const lines: string[] = [];
+  const { Logger } = await import("../../lib/log.ts");
+  const stub = new EventsStub();
+  const recorder = new EventRecorder({
+    transport: stub,
+    reportingInstance: "me",
+    log: new Logger({ sink: (line) => lines.push(line) }),
+  });
+  stub.failNext = [500];
+  await recorder.event(release("r1", "ns"), "Warning", "Failed", "boom");
+  assert.equal(stub.all.length, 0);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /Cannot record event/);
+
+  const broken: KubeTransport = {
+    server: "x",
+    fetch: () => Promise.reject(new TypeError("connection refused")),
+  };
+  await new EventRecorder({ transport: broken, reportingInstance: "me" })
+    .event(release("r1", "ns"), "Normal", "Ok", "fine");
+});
+
+Deno.test("a name collision is retried once under a fresh name", async () => {
+  const { stub, recorder } = setup();
+  const original = stub.fetch.bind(stub);
+  const attempted: string[] = [];
+  stub.fetch = (request) => {
+    if (request.method !== "POST") return original(request);
+    attempted.push((request.body as KubeEvent).metadata.name!);
+    return attempted.length === 1
+      ? Promise.resolve(status(409, "exists", "AlreadyExists"))
+      : original(request);
+  };
+  await recorder.event(release("r1", "ns"), "Normal", "Ok", "fine");
+  assert.equal(attempted.length, 2);
+  assert.notEqual(attempted[0], attempted[1]);
+  assert.deepEqual(stub.all.map((e) => e.metadata.name), [attempted[1]]);
+});
+
+Deno.test("messages longer than 1024 bytes are truncated on a character boundary", async () => {
+  const { stub, recorder } = setup();
+  await recorder.event(release("r1", "ns"), "Warning", "Failed", "é".repeat(600)); // 1200 bytes
+  const note = stub.all[0].note;
+  assert.ok(new TextEncoder().encode(note).length <= 1024);
+  assert.equal(note, "é".repeat(512));
+});
+
+Deno.test("unsupported event types are dropped without a request", async () => {
+  const { stub, recorder } = setup();
+  await recorder.event(release("r1", "ns"), "Error" as "Normal", "Failed", "boom");
+  assert.equal(stub.requests.length, 0);
+});
+
+Deno.test("the de-duplication cache is bounded and forgets the least recently used", async () => {
+  const { stub, recorder } = setup({ maxCachedEvents: 2 });
+  await recorder.event(release("a", "ns"), "Normal", "R", "m");
+  await recorder.event(release("b", "ns"), "Normal", "R", "m");
+  await recorder.event(release("a", "ns"), "Normal", "R", "m"); // a is now most recent
+  await recorder.event(release("c", "ns"), "Normal", "R", "m"); // evicts b
+  await recorder.event(release("a", "ns"), "Normal", "R", "m"); // still cached: a patch
+  await recorder.event(release("b", "ns"), "Normal", "R", "m"); // forgotten: a new event
+  const posts = stub.requests.filter((r) => r.method === "POST").map((r) =>
+    (r.body as KubeEvent).regarding.name
+  );
+  assert.deepEqual(posts, ["a", "b", "c", "b"]);
+});
