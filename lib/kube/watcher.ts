@@ -29,11 +29,11 @@ import { type Clock, realClock } from "../clock.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { type Backoff, ExponentialBackoff } from "./backoff.ts";
 import {
+  ApiError,
   apiErrorFor,
   apiErrorFromResponse,
   type ApiStatus,
   GoneError,
-  TooManyRequestsError,
 } from "./errors.ts";
 import {
   apiVersionOf,
@@ -262,7 +262,8 @@ function recover<T extends KubeObject>(
     return { next: { phase: "Empty" }, retryInMs: backoff.next() };
   }
   let retryInMs = backoff.next();
-  if (error instanceof TooManyRequestsError && error.retryAfterSeconds) {
+  // Honour Retry-After (429, and 503 from proxies), but never wait less than the backoff.
+  if (error instanceof ApiError && error.retryAfterSeconds) {
     retryInMs = Math.max(retryInMs, Math.min(error.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS));
   }
   ctx.log.warn(listing ? "list failed; retrying" : "watch failed; resuming", { error, retryInMs });
