@@ -89,7 +89,8 @@ export class BucketRateLimiter implements RateLimiter {
     this.#last = Math.max(this.#last, now);
     this.#tokens -= 1;
     if (this.#tokens >= 0) return 0;
-    return (-this.#tokens / this.#qps) * 1000;
+    // Multiply first: whole token debts then give whole milliseconds (1 token at 10 qps = 100).
+    return (-this.#tokens * 1000) / this.#qps;
   }
 
   forget(_key: string): void {}
