@@ -1,0 +1,139 @@
+/**
+ * image-distribution-operator entry point: flags → logger → `runOperator`, with SIGTERM/SIGINT
+ * handling. Flag names and defaults follow the Go operator (reference §8.1) so existing
+ * Deployments keep working.
+ */
+import { FlagError, type FlagSpec, flagUsage, parseFlags } from "./lib/flags.ts";
+import { type LogFormat, Logger, type LogLevel } from "./lib/log.ts";
+import { DEFAULT_LEASE_NAME } from "./lib/kube/leader_election.ts";
+import { runOperator } from "./lib/operator.ts";
+import { DurationError, parseNonNegativeGoDuration } from "./lib/duration.ts";
+
+const FLAGS: Record<string, FlagSpec> = {
+  "kubeconfig": {
+    kind: "string",
+    usage: "Path to a kubeconfig; default KUBECONFIG, ~/.kube/config or in-cluster",
+  },
+  "context": { kind: "string", usage: "Kubeconfig context to use instead of current-context" },
+  "leader-elect": {
+    kind: "bool",
+    default: false,
+    usage: "Elect a leader so only one replica reconciles",
+  },
+  "leader-election-id": {
+    kind: "string",
+    default: DEFAULT_LEASE_NAME,
+    usage: "Name of the coordination.k8s.io Lease",
+  },
+  "leader-election-namespace": {
+    kind: "string",
+    usage: "Namespace of the Lease; default the pod's (or context's) namespace",
+  },
+  "health-probe-bind-address": {
+    kind: "string",
+    default: ":8081",
+    usage: "Address of /healthz and /readyz; 0 disables",
+  },
+  "metrics-bind-address": {
+    kind: "string",
+    default: "0",
+    usage: "Address of /metrics (e.g. :8080); 0 disables",
+  },
+  "graceful-shutdown-timeout": {
+    kind: "string",
+    default: "8s",
+    usage: "How long to wait for a clean stop after SIGTERM (Go duration)",
+  },
+  "log-format": { kind: "string", default: "json", usage: "json, or text for humans" },
+  "log-level": { kind: "string", default: "info", usage: "debug, info, warn or error" },
+  "zap-devel": {
+    kind: "bool",
+    default: false,
+    usage: "Go operator compatibility: text logs at debug level",
+  },
+  "zap-log-level": { kind: "string", usage: "Go operator compatibility: same as --log-level" },
+  "zap-encoder": { kind: "string", usage: "Go operator compatibility: json or console" },
+  "help": { kind: "bool", default: false, usage: "Show this help" },
+};
+
+async function main(args: string[]): Promise<number> {
+  let flags, log, graceMs;
+  try {
+    flags = parseFlags(args, FLAGS);
+    log = new Logger({ format: logFormat(flags), level: logLevel(flags) });
+    graceMs = parseNonNegativeGoDuration(
+      String(flags["graceful-shutdown-timeout"]),
+      "--graceful-shutdown-timeout",
+    );
+  } catch (error) {
+    if (!(error instanceof FlagError || error instanceof DurationError)) throw error;
+    console.error(`${error.message}\n\nFlags:\n${flagUsage(FLAGS)}`);
+    return 2;
+  }
+  if (flags.help) {
+    console.log(`Usage: main.ts [flags]\n\nFlags:\n${flagUsage(FLAGS)}`);
+    return 0;
+  }
+
+  const stop = new AbortController();
+  const onSignal = (name: string) => () => {
+    if (stop.signal.aborted) return;
+    log.info("Shutting down", { signal: name, graceMs });
+    stop.abort(new Error(`received ${name}`));
+    // A stuck shutdown must not outlive the pod's grace period unnoticed.
+    const timer = setTimeout(() => {
+      log.error("Shutdown did not finish within the grace period; exiting");
+      Deno.exit(1);
+    }, graceMs);
+    Deno.unrefTimer(timer);
+  };
+  Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
+  Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
+
+  try {
+    const code = await runOperator({
+      kubeconfig: flags.kubeconfig as string | undefined,
+      context: flags.context as string | undefined,
+      env: Deno.env.toObject(),
+      leaderElect: flags["leader-elect"] as boolean,
+      leaderElectionId: flags["leader-election-id"] as string,
+      leaderElectionNamespace: flags["leader-election-namespace"] as string | undefined,
+      healthProbeBindAddress: flags["health-probe-bind-address"] as string,
+      metricsBindAddress: flags["metrics-bind-address"] as string,
+      log,
+      onListening: ({ health, metrics }) =>
+        log.info("Listening", {
+          health: health && `${health.hostname}:${health.port}`,
+          metrics: metrics && `${metrics.hostname}:${metrics.port}`,
+        }),
+    }, stop.signal);
+    log.info("Stopped", { exitCode: code });
+    return code;
+  } catch (error) {
+    log.error("Operator failed", { error });
+    return 1;
+  }
+}
+
+function logFormat(flags: Record<string, unknown>): LogFormat {
+  if (flags["zap-devel"] || flags["zap-encoder"] === "console") return "text";
+  const format = String(flags["log-format"]);
+  if (format !== "json" && format !== "text") {
+    throw new FlagError(`Flag "--log-format" takes json or text, not "${format}"`);
+  }
+  return format;
+}
+
+function logLevel(flags: Record<string, unknown>): LogLevel {
+  const level = String(
+    flags["zap-log-level"] ?? (flags["zap-devel"] ? "debug" : flags["log-level"]),
+  );
+  if (!["debug", "info", "warn", "error"].includes(level)) {
+    throw new FlagError(`Flag "--log-level" takes debug, info, warn or error, not "${level}"`);
+  }
+  return level as LogLevel;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
