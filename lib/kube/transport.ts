@@ -6,14 +6,23 @@
  * the request with Deno's own fetch. Deno's fetch is used rather than undici's because an
  * aborted undici response body under Deno never errors (runtime-notes: the silent dead watch).
  *
- * Guarantees: auth is re-applied per request, so rotated service-account tokens (client-node's
- * FileAuth re-reads the file) and expiring exec credentials are picked up without a restart.
- * Caveats: `skipTLSVerify` clusters go through undici, since Deno's HTTP client cannot turn
- * verification off per client; watches there rely on our inactivity watchdog, not on the body
- * erroring.
+ * Guarantees:
+ * - Auth is re-applied per request, so rotated tokens, expiring exec credentials and rewritten
+ *   certificate files are picked up without a restart.
+ * - Aborting `signal` ends a streaming body with an error on both paths (a pending `read()`
+ *   rejects), so a watch can never hang on a response its caller gave up on.
+ * - Failures before an answer become `ConnectionError` (naming the server URL) or
+ *   `CredentialsError`; an abort rethrows the signal's reason unchanged. No message carries a
+ *   token or key.
+ *
+ * Caveats: `insecure-skip-tls-verify` clusters go through undici, since Deno's HTTP client cannot
+ * turn verification off per client; their bodies are re-wrapped so aborts still error them.
+ * `tls-server-name` and `proxy-url` are not applied (Deno's client has no SNI override); the
+ * proxy environment variables Deno honours still apply.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import { Agent, fetch as undiciFetch } from "undici";
+import { ConnectionError, CredentialsError } from "./errors.ts";
 
 export interface KubeRequest {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -45,6 +54,20 @@ export function queryString(query: KubeRequest["query"]): string {
   return s ? `?${s}` : "";
 }
 
+export interface KubeConfigTransportOptions {
+  /** Sent as User-Agent; API server audit logs and metrics group clients by it. */
+  userAgent?: string;
+}
+
+/** What client-node's auth step fills in: TLS material, headers, `rejectUnauthorized`. */
+interface ConnectionOptions {
+  headers: Record<string, string>;
+  ca?: Uint8Array | string;
+  cert?: Uint8Array | string;
+  key?: Uint8Array | string;
+  rejectUnauthorized?: boolean;
+}
+
 interface TlsMaterial {
   ca?: string;
   cert?: string;
@@ -53,93 +76,196 @@ interface TlsMaterial {
 }
 
 type Fetcher = (url: string, init: RequestInit) => Promise<Response>;
+interface PooledFetcher {
+  fingerprint: string;
+  fetch: Fetcher;
+  close: () => void;
+}
 
-/** A transport driven by a loaded client-node `KubeConfig`. */
+/** Old HTTP clients kept open so in-flight watches survive a credential rotation. */
+const RETIRED_CLIENTS_KEPT = 4;
+
+/** A transport driven by a loaded client-node `KubeConfig`. Call `close()` when done. */
 export class KubeConfigTransport implements KubeTransport {
   readonly server: string;
   readonly #config: KubeConfig;
-  #fetcher?: { fingerprint: string; fetch: Fetcher; close: () => void };
+  readonly #userAgent: string;
+  #current?: PooledFetcher;
+  #retired: PooledFetcher[] = [];
 
-  constructor(config: KubeConfig) {
+  constructor(config: KubeConfig, options: KubeConfigTransportOptions = {}) {
     const cluster = config.getCurrentCluster();
-    if (!cluster) throw new Error("Cannot use kubeconfig: the current context names no cluster");
+    if (!cluster) {
+      throw new Error(
+        `Cannot use kubeconfig context "${config.getCurrentContext()}": it names no known cluster`,
+      );
+    }
     this.server = cluster.server.replace(/\/+$/, "");
     this.#config = config;
+    this.#userAgent = options.userAgent ?? "image-distribution-operator";
   }
 
   async fetch(request: KubeRequest): Promise<Response> {
-    // client-node fills ca/cert/key/headers; its agent is ignored (we use Deno's fetch).
-    const opts: {
-      headers?: Record<string, string>;
-      ca?: Uint8Array | string;
-      cert?: Uint8Array | string;
-      key?: Uint8Array | string;
-      rejectUnauthorized?: boolean;
-      auth?: string;
-      agent?: unknown;
-    } = { headers: {} };
-    await this.#config.applyToHTTPSOptions(opts as never);
+    const opts = await this.#connectionOptions();
     const headers = new Headers(opts.headers);
-    if (opts.auth) headers.set("Authorization", `Basic ${btoa(opts.auth)}`);
+    const user = this.#config.getCurrentUser();
+    if (user?.username && !headers.has("Authorization")) {
+      headers.set("Authorization", `Basic ${base64(`${user.username}:${user.password ?? ""}`)}`);
+    }
     headers.set("Accept", "application/json");
+    headers.set("User-Agent", this.#userAgent);
     let body: string | undefined;
     if (request.body !== undefined) {
       body = typeof request.body === "string" ? request.body : JSON.stringify(request.body);
       headers.set("Content-Type", request.contentType ?? "application/json");
     }
-    const fetcher = this.#fetcherFor({
-      ca: pem(opts.ca),
-      cert: pem(opts.cert),
-      key: pem(opts.key),
-      insecure: opts.rejectUnauthorized === false,
-    });
-    return await fetcher(`${this.server}${request.path}${queryString(request.query)}`, {
-      method: request.method,
-      headers,
-      body,
-      signal: request.signal,
-    });
+    let fetcher: Fetcher;
+    try {
+      fetcher = this.#fetcherFor({
+        ca: pem(opts.ca),
+        cert: pem(opts.cert),
+        key: pem(opts.key),
+        insecure: opts.rejectUnauthorized === false && this.server.startsWith("https:"),
+      });
+    } catch (error) {
+      // A malformed CA, certificate or key is refused when the HTTP client is built.
+      throw new CredentialsError(this.server, this.#userName(), error);
+    }
+    const url = `${this.server}${request.path}${queryString(request.query)}`;
+    try {
+      return await fetcher(url, { method: request.method, headers, body, signal: request.signal });
+    } catch (error) {
+      if (request.signal?.aborted) throw request.signal.reason;
+      throw new ConnectionError(this.server, `${request.method} ${request.path}`, error);
+    }
+  }
+
+  /**
+   * Lets client-node fill in TLS material and auth headers (token, token file, exec plugin,
+   * auth providers, impersonation). Its private `applyOptions` is called rather than the public
+   * `applyToHTTPSOptions`, which also builds a Node agent we do not use and refuses plain
+   * `http://` servers (kubectl allows them, e.g. `kubectl proxy`); the public one is the fallback
+   * should a later version drop the private method.
+   */
+  async #connectionOptions(): Promise<ConnectionOptions> {
+    const opts: ConnectionOptions = { headers: {} };
+    const config = this.#config as unknown as {
+      applyOptions?: (opts: ConnectionOptions) => Promise<void>;
+    };
+    try {
+      if (typeof config.applyOptions === "function") await config.applyOptions(opts);
+      else await this.#config.applyToHTTPSOptions(opts as never);
+    } catch (error) {
+      throw new CredentialsError(this.server, this.#userName(), error);
+    }
+    return opts;
+  }
+
+  #userName(): string {
+    return this.#config.getCurrentUser()?.name ?? "(none)";
   }
 
   /** Reuses one HTTP client while the TLS material stays the same (certs can rotate). */
   #fetcherFor(tls: TlsMaterial): Fetcher {
     const fingerprint = JSON.stringify(tls);
-    if (this.#fetcher?.fingerprint === fingerprint) return this.#fetcher.fetch;
-    this.#fetcher?.close();
-    if (tls.insecure) {
-      const agent = new Agent({
-        connect: { rejectUnauthorized: false, ca: tls.ca, cert: tls.cert, key: tls.key },
-      });
-      this.#fetcher = {
-        fingerprint,
-        fetch: (url, init) =>
-          undiciFetch(url, { ...init, dispatcher: agent } as never) as unknown as Promise<
-            Response
-          >,
-        close: () => void agent.close().catch(() => {}),
-      };
-    } else {
-      const client = Deno.createHttpClient({
-        caCerts: tls.ca ? [tls.ca] : undefined,
-        ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
-      });
-      this.#fetcher = {
-        fingerprint,
-        fetch: (url, init) => fetch(url, { ...init, client }),
-        close: () => client.close(),
-      };
-    }
-    return this.#fetcher.fetch;
+    if (this.#current?.fingerprint === fingerprint) return this.#current.fetch;
+    const reused = this.#retired.findIndex((f) => f.fingerprint === fingerprint);
+    const next = reused >= 0 ? this.#retired.splice(reused, 1)[0] : createFetcher(fingerprint, tls);
+    if (this.#current) this.#retired.push(this.#current);
+    while (this.#retired.length > RETIRED_CLIENTS_KEPT) this.#retired.shift()!.close();
+    this.#current = next;
+    return next.fetch;
   }
 
-  /** Releases pooled connections. */
+  /** Releases pooled connections. Requests still streaming may fail afterwards. */
   close(): void {
-    this.#fetcher?.close();
-    this.#fetcher = undefined;
+    this.#current?.close();
+    for (const fetcher of this.#retired) fetcher.close();
+    this.#current = undefined;
+    this.#retired = [];
   }
+}
+
+function createFetcher(fingerprint: string, tls: TlsMaterial): PooledFetcher {
+  if (tls.insecure) {
+    const agent = new Agent({
+      connect: { rejectUnauthorized: false, ca: tls.ca, cert: tls.cert, key: tls.key },
+    });
+    return {
+      fingerprint,
+      fetch: async (url, init) => {
+        const response = await undiciFetch(url, { ...init, dispatcher: agent } as never);
+        return nativeResponse(response as unknown as Response, init.signal ?? undefined);
+      },
+      close: () => void agent.close().catch(() => {}),
+    };
+  }
+  const client = Deno.createHttpClient({
+    caCerts: tls.ca ? [tls.ca] : undefined,
+    ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
+  });
+  return {
+    fingerprint,
+    fetch: (url, init) => fetch(url, { ...init, client }),
+    close: () => client.close(),
+  };
+}
+
+/**
+ * Re-wraps an undici response as a Deno `Response` whose body errors when `signal` aborts.
+ * Under Deno, undici leaves a pending `read()` of an aborted body hanging forever.
+ */
+function nativeResponse(response: Response, signal: AbortSignal | undefined): Response {
+  const init = {
+    status: response.status,
+    statusText: response.statusText,
+    headers: [...response.headers],
+  };
+  const source = response.body;
+  if (!source || [101, 204, 205, 304].includes(response.status)) {
+    void source?.cancel().catch(() => {});
+    return new Response(null, init);
+  }
+  const reader = source.getReader();
+  let onAbort: (() => void) | undefined;
+  const release = () => signal?.removeEventListener("abort", onAbort!);
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (!signal) return;
+      onAbort = () => {
+        release();
+        controller.error(signal.reason);
+        reader.cancel(signal.reason).catch(() => {});
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    },
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (signal?.aborted) return;
+        if (done) {
+          release();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        release();
+        if (!signal?.aborted) controller.error(error);
+      }
+    },
+    cancel(reason) {
+      release();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, init);
 }
 
 function pem(value: Uint8Array | string | undefined): string | undefined {
   if (value === undefined) return undefined;
   return typeof value === "string" ? value : new TextDecoder().decode(value);
+}
+
+function base64(text: string): string {
+  return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
 }

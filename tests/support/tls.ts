@@ -2,9 +2,14 @@
  * Throwaway PKI for tests: a CA, a server certificate for 127.0.0.1/localhost, and client
  * certificates with RSA (PKCS#8 and PKCS#1) or EC keys, made with the `openssl` CLI in a temp dir.
  *
+ * `startHttpsServer` serves HTTPS with it and can demand verified client certificates.
  * Tests that need it call `testPki()` and skip (with `opensslMissing` as the reason) when the
  * CLI is absent, so a machine without openssl reports ignored tests rather than failures.
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import https from "node:https";
+import type { AddressInfo, Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 
 /** PEM strings of one throwaway PKI. Keys are unencrypted. */
 export interface TestPki {
@@ -201,4 +206,76 @@ async function openssl(dir: string, ...args: string[]): Promise<void> {
       `openssl ${args[0]} failed in ${dir}: ${new TextDecoder().decode(result.stderr).trim()}`,
     );
   }
+}
+
+/** One request as the test HTTPS server saw it. */
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** Common name of the verified client certificate, if one was presented. */
+  clientCommonName?: string;
+}
+
+export interface TestHttpsServer {
+  url: string;
+  requests: SeenRequest[];
+  close(): Promise<void>;
+}
+
+export interface TestHttpsServerOptions {
+  pki: TestPki;
+  /** Ask for a client certificate and refuse the handshake without a valid one. */
+  requireClientCert?: boolean;
+  /** Answers a request; the default answers `{"kind":"Status","status":"Success"}`. */
+  handler?: (req: IncomingMessage, res: ServerResponse, seen: SeenRequest) => void;
+}
+
+/**
+ * An HTTPS server on 127.0.0.1 using the PKI's server certificate. Built on `node:https`
+ * because `Deno.serve` cannot request client certificates; with `requireClientCert` the TLS
+ * handshake itself fails for clients without a certificate signed by the PKI's CA.
+ */
+export async function startHttpsServer(options: TestHttpsServerOptions): Promise<TestHttpsServer> {
+  const requests: SeenRequest[] = [];
+  const sockets = new Set<Socket>();
+  const server = https.createServer({
+    key: options.pki.serverKey,
+    cert: options.pki.serverCert,
+    ca: options.pki.caCert,
+    requestCert: options.requireClientCert ?? false,
+    rejectUnauthorized: options.requireClientCert ?? false,
+  }, (req, res) => {
+    const socket = req.socket as TLSSocket;
+    const peer = socket.getPeerCertificate?.();
+    const seen: SeenRequest = {
+      method: req.method ?? "",
+      url: req.url ?? "",
+      headers: req.headers,
+      clientCommonName: socket.authorized && peer?.subject?.CN
+        ? String(peer.subject.CN)
+        : undefined,
+    };
+    requests.push(seen);
+    if (options.handler) return options.handler(req, res, seen);
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Success" }));
+  });
+  server.on("secureConnection", (socket: TLSSocket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  // Handshake failures from refused clients are expected; keep them off the console.
+  server.on("tlsClientError", () => {});
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `https://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
