@@ -1,0 +1,380 @@
+import assert from "node:assert/strict";
+import { ResourceClient } from "../../lib/kube/client.ts";
+import {
+  type LeaderCallbacks,
+  LeaderElector,
+  type LeaderElectorOptions,
+  type Lease,
+} from "../../lib/kube/leader_election.ts";
+import { LEASES } from "../../lib/kube/resource.ts";
+import type { KubeRequest, KubeTransport } from "../../lib/kube/transport.ts";
+import { FakeClock } from "../support/fake_clock.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Part 1: the election rules, on fake time against a Lease stub with resourceVersion semantics.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The API server's Lease endpoints as leader election uses them: resourceVersion
+ * preconditions on update (409 Conflict), 409 AlreadyExists on a second create, 404 for a
+ * missing lease, and an outage switch.
+ */
+class LeaseStub implements KubeTransport {
+  readonly server = "http://lease-stub";
+  lease?: Lease;
+  /** When set, every request fails as an unreachable server would. */
+  down = false;
+  #rv = 100;
+
+  fetch(request: KubeRequest): Promise<Response> {
+    if (this.down) return Promise.reject(new TypeError("connection refused"));
+    const body = request.body as Lease | undefined;
+    const expected = "/apis/coordination.k8s.io/v1/namespaces/ns/leases";
+    if (!request.path.startsWith(expected)) return reply(404, "NotFound", request.path);
+    switch (request.method) {
+      case "GET":
+        return this.lease ? Promise.resolve(Response.json(this.lease)) : reply(404, "NotFound");
+      case "POST":
+        if (this.lease) return reply(409, "AlreadyExists");
+        this.lease = this.#stamp(body!);
+        return Promise.resolve(Response.json(this.lease, { status: 201 }));
+      case "PUT":
+        if (!this.lease) return reply(404, "NotFound");
+        if (body!.metadata.resourceVersion !== this.lease.metadata.resourceVersion) {
+          return reply(409, "Conflict", "the object has been modified");
+        }
+        this.lease = this.#stamp(body!);
+        return Promise.resolve(Response.json(this.lease));
+      default:
+        return reply(405, "MethodNotAllowed");
+    }
+  }
+
+  get holder(): string | undefined {
+    return this.lease?.spec?.holderIdentity;
+  }
+
+  #stamp(lease: Lease): Lease {
+    const copy = structuredClone(lease);
+    copy.metadata.resourceVersion = String(++this.#rv);
+    return copy;
+  }
+}
+
+function reply(code: number, reason: string, message = reason): Promise<Response> {
+  return Promise.resolve(Response.json(
+    { kind: "Status", apiVersion: "v1", status: "Failure", reason, message, code },
+    { status: code },
+  ));
+}
+
+/** One candidate: its elector, its run, and what its callbacks saw. */
+class Candidate {
+  readonly elector: LeaderElector;
+  readonly stop = new AbortController();
+  readonly seen = { started: 0, stopped: 0, newLeaders: [] as string[] };
+  leadingSignal?: AbortSignal;
+  done?: Promise<void>;
+  /** Replaced per test to make the leading work behave differently. */
+  work: (signal: AbortSignal) => Promise<void> = (signal) =>
+    new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+
+  constructor(options: LeaderElectorOptions) {
+    this.elector = new LeaderElector(options);
+  }
+
+  start(): this {
+    const callbacks: LeaderCallbacks = {
+      onStartedLeading: (signal) => {
+        this.seen.started++;
+        this.leadingSignal = signal;
+        return this.work(signal);
+      },
+      onStoppedLeading: () => void this.seen.stopped++,
+      onNewLeader: (id) => void this.seen.newLeaders.push(id),
+    };
+    this.done = this.elector.run(this.stop.signal, callbacks);
+    return this;
+  }
+
+  async shutdown(): Promise<void> {
+    this.stop.abort();
+    await this.done;
+  }
+}
+
+function candidate(
+  stub: LeaseStub,
+  clock: FakeClock,
+  identity: string,
+  extra: Partial<LeaderElectorOptions> = {},
+) {
+  return new Candidate({
+    client: new ResourceClient<Lease>(stub, LEASES),
+    namespace: "ns",
+    identity,
+    clock,
+    random: () => 0.5,
+    ...extra,
+  });
+}
+
+/** Advances fake time in small steps so HTTP round trips through the stub complete between them. */
+async function elapse(clock: FakeClock, ms: number, check?: () => void): Promise<void> {
+  for (let t = 0; t < ms; t += 100) {
+    await clock.advance(Math.min(100, ms - t));
+    for (let i = 0; i < 5; i++) await clock.flush();
+    check?.();
+  }
+}
+
+const MICRO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
+
+Deno.test("a lone candidate creates the lease in client-go's format and leads", async () => {
+  const stub = new LeaseStub();
+  const clock = new FakeClock();
+  const a = candidate(stub, clock, "host-a_1").start();
+  await elapse(clock, 100);
+  assert.equal(a.elector.isLeader(), true);
+  assert.equal(a.seen.started, 1);
+  assert.deepEqual(a.seen.newLeaders, ["host-a_1"]);
+  const lease = stub.lease!;
+  assert.equal(lease.metadata.name, "fcf824fa.giantswarm.io");
+  assert.equal(lease.spec?.holderIdentity, "host-a_1");
+  assert.equal(lease.spec?.leaseDurationSeconds, 15);
+  assert.equal(lease.spec?.leaseTransitions, 0);
+  assert.match(lease.spec!.acquireTime!, MICRO_TIME);
+  assert.match(lease.spec!.renewTime!, MICRO_TIME);
+  await a.shutdown();
+});
+
+Deno.test("the leader renews every retry period and keeps its acquire time", async () => {
+  const stub = new LeaseStub();
+  const clock = new FakeClock();
+  const a = candidate(stub, clock, "a").start();
+  await elapse(clock, 100);
+  const acquired = stub.lease!.spec!.acquireTime;
+  const firstRenew = stub.lease!.spec!.renewTime;
+  await elapse(clock, 5_000);
+  assert.equal(stub.lease!.spec!.acquireTime, acquired);
+  assert.notEqual(stub.lease!.spec!.renewTime, firstRenew);
+  assert.equal(stub.lease!.spec!.leaseTransitions, 0);
+  await a.shutdown();
+});
+
+Deno.test("a candidate never takes over a lease that is being renewed", async () => {
+  const stub = new LeaseStub();
+  const clock = new FakeClock();
+  const a = candidate(stub, clock, "a").start();
+  await elapse(clock, 100);
+  const b = candidate(stub, clock, "b").start();
+  await elapse(clock, 120_000, () => {
+    assert.equal(stub.holder, "a");
+    assert.equal(b.elector.isLeader(), false);
+  });
+  assert.equal(b.seen.started, 0);
+  assert.deepEqual(b.seen.newLeaders, ["a"]);
+  await a.shutdown();
+  await b.shutdown();
+});
+
+Deno.test("candidates starting together never both lead", async () => {
+  const stub = new LeaseStub();
+  const clock = new FakeClock();
+  const all = ["a", "b", "c", "d"].map((id) => candidate(stub, clock, id).start());
+  await elapse(clock, 60_000, () => {
+    const leading = all.filter((c) => c.elector.isLeader());
+    assert.ok(leading.length <= 1, `leaders: ${leading.map((c) => c.elector.identity)}`);
+  });
+  const leaders = all.filter((c) => c.elector.isLeader());
+  assert.equal(leaders.length, 1);
+  assert.equal(stub.holder, leaders[0].elector.identity);
+  assert.equal(all.reduce((n, c) => n + c.seen.started, 0), 1);
+  for (const c of all) await c.shutdown();
+});
+
+Deno.test("candidates racing for a released lease never both lead", async () => {
+  const stub = new LeaseStub();
+  const clock = new FakeClock();
+  stub.lease = {
+    apiVersion: "coordination.k8s.io/v1",
+    kind: "Lease",
+    metadata: { name: "fcf824fa.giantswarm.io", namespace: "ns", resourceVersion: "7" },
+    spec: { holderIdentity: "", leaseDurationSeconds: 1, leaseTransitions: 3 },
+  };
+  const all = ["a", "b", "c", "d"].map((id) => candidate(stub, clock, id).start());
+  await elapse(clock, 30_000, () => {
+    const leading = all.filter((c) => c.elector.isLeader());
+    assert.ok(leading.length <= 1, `leaders: ${leading.map((c) => c.elector.identity)}`);
+  });
+  assert.equal(all.reduce((n, c) => n + c.seen.started, 0), 1);
+  assert.equal(stub.lease!.spec!.leaseTransitions, 4);
+  for (const c of all) await c.shutdown();
+});
+
+Deno.test("shutdown releases the lease the way client-go does", async () => {
+  const stub = new LeaseStub();
+  const clock = new FakeClock();
+  const a = candidate(stub, clock, "a").start();
+  await elapse(clock, 100);
+  const transitions = stub.lease!.spec!.leaseTransitions;
+  await a.shutdown();
+  assert.equal(stub.lease!.spec!.holderIdentity, "");
+  assert.equal(stub.lease!.spec!.leaseDurationSeconds, 1);
+  assert.equal(stub.lease!.spec!.leaseTransitions, transitions);
+  assert.equal(stub.lease!.spec!.acquireTime, stub.lease!.spec!.renewTime);
+  assert.equal(a.seen.stopped, 1);
+  assert.equal(a.elector.isLeader(), false);
+});
+
+Deno.test("after a release the waiting candidate takes over without waiting for expiry", async () => {
+  const stub = new LeaseStub();
+  const clock = new FakeClock();
+  const a = candidate(stub, clock, "a").start();
+  await elapse(clock, 100);
+  const b = candidate(stub, clock, "b").start();
+  await elapse(clock, 10_000);
+  await a.shutdown();
+  // One retry period (2 s, plus jitter) is enough; the lease duration (15 s) is not needed.
+  await elapse(clock, 5_000);
+  assert.equal(b.elector.isLeader(), true);
+  assert.equal(stub.holder, "b");
+  assert.equal(stub.lease!.spec!.leaseTransitions, 1);
+  assert.deepEqual(b.seen.newLeaders, ["a", "b"]);
+  await b.shutdown();
+});
+
+Deno.test("the leading work finishes before the lease is released", async () => {
+  const stub = new LeaseStub();
+  const clock = new FakeClock();
+  const a = candidate(stub, clock, "a");
+  let holderWhenWorkEnded: string | undefined;
+  a.work = (signal) =>
+    new Promise((resolve) =>
+      signal.addEventListener("abort", () => {
+        holderWhenWorkEnded = stub.holder;
+        resolve();
+      }, { once: true })
+    );
+  a.start();
+  await elapse(clock, 100);
+  await a.shutdown();
+  assert.equal(holderWhenWorkEnded, "a");
+  assert.equal(stub.holder, "");
+});
+
+Deno.test("a crashed leader's lease is taken over once unchanged for the lease duration", async () => {
+  const stub = new LeaseStub();
+  const clock = new FakeClock();
+  const a = candidate(stub, clock, "a", { releaseOnCancel: false }).start();
+  await elapse(clock, 100);
+  const b = candidate(stub, clock, "b").start();
+  await elapse(clock, 4_000);
+  await a.shutdown(); // stops renewing without releasing, like a killed process
+  assert.equal(stub.holder, "a");
+  await elapse(clock, 10_000);
+  assert.equal(b.elector.isLeader(), false, "the lease has not expired yet");
+  await elapse(clock, 10_000);
+  assert.equal(b.elector.isLeader(), true);
+  assert.equal(stub.holder, "b");
+  assert.equal(stub.lease!.spec!.leaseTransitions, 1);
+  await b.shutdown();
+});
+
+Deno.test("a leader that cannot renew steps down before its lease can expire", async () => {
+  const stub = new LeaseStub();
+  const clock = new FakeClock();
+  const a = candidate(stub, clock, "a").start();
+  await elapse(clock, 100);
+  assert.equal(a.elector.isLeader(), true);
+  stub.down = true;
+  const outage = clock.now();
+  let steppedDownAt: number | undefined;
+  await elapse(clock, 20_000, () => {
+    if (steppedDownAt === undefined && !a.elector.isLeader()) steppedDownAt = clock.now();
+  });
+  assert.ok(steppedDownAt !== undefined, "the leader stepped down");
+  // Safety, not timing: others may take over 15 s after the last renewal, which came before
+  // the outage; the leader must have given up before then.
+  assert.ok(steppedDownAt - outage < 15_000);
+  assert.equal(a.leadingSignal?.aborted, true);
+  assert.equal(a.seen.stopped, 1);
+  await a.done;
+  assert.equal(a.stop.signal.aborted, false, "run ended by itself: leadership was lost");
+});
+
+Deno.test("leading work that fails gives the lease up", async () => {
+  const stub = new LeaseStub();
+  const clock = new FakeClock();
+  const a = candidate(stub, clock, "a");
+  a.work = () => Promise.reject(new Error("cannot start controllers"));
+  a.start();
+  await elapse(clock, 100);
+  await a.done;
+  assert.equal(a.elector.isLeader(), false);
+  assert.equal(stub.holder, "");
+  assert.equal(a.seen.stopped, 1);
+});
+
+Deno.test("onStoppedLeading is called even when the candidate never led", async () => {
+  const stub = new LeaseStub();
+  const clock = new FakeClock();
+  const a = candidate(stub, clock, "a").start();
+  await elapse(clock, 100);
+  const b = candidate(stub, clock, "b").start();
+  await elapse(clock, 3_000);
+  await b.shutdown();
+  assert.deepEqual([b.seen.started, b.seen.stopped], [0, 1]);
+  assert.equal(stub.holder, "a", "a candidate's shutdown leaves the leader's lease alone");
+  await a.shutdown();
+});
+
+Deno.test("a leader steps down even when its requests hang and ignore the abort", async () => {
+  const stub = new LeaseStub();
+  const clock = new FakeClock();
+  const a = candidate(stub, clock, "a").start();
+  await elapse(clock, 100);
+  stub.fetch = () => new Promise<Response>(() => {}); // a black hole: never answers
+  await elapse(clock, 20_000);
+  assert.equal(a.elector.isLeader(), false);
+  assert.equal(a.seen.stopped, 1);
+  await a.done;
+});
+
+Deno.test("durations that break client-go's constraints are refused", async (t) => {
+  const stub = new LeaseStub();
+  const cases: [string, Partial<LeaderElectorOptions["durations"]>][] = [
+    ["lease not longer than renew deadline", { leaseDurationMs: 10_000 }],
+    ["renew deadline not above 1.2 retry periods", { renewDeadlineMs: 2_400 }],
+    ["zero retry period", { retryPeriodMs: 0 }],
+    ["renewal window reaching the lease duration", {
+      leaseDurationMs: 12_000,
+      renewDeadlineMs: 10_000,
+    }],
+  ];
+  for (const [name, durations] of cases) {
+    await t.step(name, () => {
+      assert.throws(
+        () =>
+          new LeaderElector({
+            client: new ResourceClient<Lease>(stub, LEASES),
+            namespace: "ns",
+            identity: "a",
+            durations: durations!,
+          }),
+        RangeError,
+      );
+    });
+  }
+});
+
+Deno.test("the default identity is hostname_uuid", () => {
+  const elector = new LeaderElector({
+    client: new ResourceClient<Lease>(new LeaseStub(), LEASES),
+    namespace: "ns",
+  });
+  assert.match(
+    elector.identity,
+    /^.+_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+  );
+});
