@@ -22,8 +22,15 @@
  * - A stream that ends (server timeout, clean close, dropped connection, malformed line) is
  *   resumed from the last resourceVersion seen, bookmarks included; only 410 Gone relists.
  *
- * Caveats: a stream that ends within a second without delivering anything is treated as an
- * error (backoff), as client-go does, so a misbehaving server cannot cause a hot loop.
+ * Caveats:
+ * - A stream that ends within a second without delivering anything is treated as an error
+ *   (backoff), as client-go does, so a misbehaving server cannot cause a hot loop.
+ * - The inactivity deadline runs only while the watcher waits for the server, not while the
+ *   consumer holds an event, so a slow consumer does not trip it.
+ * - Stop it with `signal` or `return()`; a generator that is merely dropped keeps its
+ *   connection until the server's `timeoutSeconds` ends it.
+ * - Watch events carry whatever the server sent; list items and events lacking `apiVersion`
+ *   or `kind` (built-in types) get them filled in from `type`.
  */
 import { type Clock, realClock } from "../clock.ts";
 import { type Logger, silentLogger } from "../log.ts";
