@@ -8,7 +8,9 @@ import {
 } from "../../lib/kube/leader_election.ts";
 import { LEASES } from "../../lib/kube/resource.ts";
 import type { KubeRequest, KubeTransport } from "../../lib/kube/transport.ts";
+import { LeaderElectionMetrics } from "../../lib/metrics.ts";
 import { FakeClock } from "../support/fake_clock.ts";
+import { Registry } from "prom-client";
 
 // ---------------------------------------------------------------------------------------------
 // Part 1: the election rules, on fake time against a Lease stub with resourceVersion semantics.
@@ -339,6 +341,27 @@ Deno.test("a leader steps down even when its requests hang and ignore the abort"
   assert.equal(a.elector.isLeader(), false);
   assert.equal(a.seen.stopped, 1);
   await a.done;
+});
+
+Deno.test("leader_election_master_status is 1 only while leading", async () => {
+  const stub = new LeaseStub();
+  const clock = new FakeClock();
+  const registry = new Registry();
+  const metrics = new LeaderElectionMetrics(registry);
+  const status = async () => {
+    const text = await registry.metrics();
+    const line = text.split("\n").find((l) =>
+      l.startsWith('leader_election_master_status{name="fcf824fa.giantswarm.io"}')
+    );
+    return line?.split(" ")[1];
+  };
+  const a = candidate(stub, clock, "a", { metrics });
+  assert.equal(await status(), "0");
+  a.start();
+  await elapse(clock, 100);
+  assert.equal(await status(), "1");
+  await a.shutdown();
+  assert.equal(await status(), "0");
 });
 
 Deno.test("durations that break client-go's constraints are refused", async (t) => {
