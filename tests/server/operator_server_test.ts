@@ -109,7 +109,7 @@ Deno.test("a failing liveness check makes healthz fail", async () => {
 Deno.test("metrics are served in Prometheus text format on their own address", async () => {
   const { registry, stop, running } = await startServer();
   try {
-    new ControllerMetrics(registry).reconcileFinished("nodeimage", "success", 0.01);
+    new ControllerMetrics(registry).reconciled("nodeimage", "success", 0.01);
     assert.notEqual(running.metricsAddress?.port, running.healthAddress?.port);
     const metrics = await get(urlOf(running.metricsAddress, "/metrics"));
     assert.equal(metrics.status, 200);
