@@ -1,0 +1,352 @@
+/**
+ * Finds and loads the Kubernetes client configuration the way kubectl does, and builds the
+ * transport every API call goes through.
+ *
+ * Order: `--kubeconfig` file, then `KUBECONFIG` (a colon-separated list, merged like kubectl:
+ * the first file to define a cluster, user or context name wins, and the first
+ * `current-context` wins; listed files that do not exist are skipped), then `~/.kube/config`,
+ * then the in-cluster service account. `--context` overrides the current context.
+ *
+ * client-node's `KubeConfig` parses each file and does all auth. Two kubectl behaviours it lacks
+ * are added before it sees a file: a user's `tokenFile` (client-node knows only `token-file`,
+ * reads it once, relative to the working directory) is resolved against the kubeconfig's
+ * directory and re-read whenever the file changes; a relative exec `command` containing a slash
+ * is resolved against the kubeconfig's directory too. The in-cluster token uses the same
+ * re-reading authenticator: client-node's own caches the token for 60 s after a rotation.
+ *
+ * Guarantees: reads no environment itself (callers pass `env`); every failure is a
+ * `KubeConfigError` naming the file or variable; messages never quote tokens or keys.
+ */
+import { KubeConfig } from "@kubernetes/client-node";
+import { parse as parseYaml } from "yaml";
+import { redactSecrets } from "./errors.ts";
+import { KubeConfigTransport } from "./transport.ts";
+
+/** Where the configuration came from. */
+export type KubeConfigSource = "flag" | "env" | "home" | "in-cluster";
+
+export interface LoadKubeConfigOptions {
+  /** `--kubeconfig`: this one file, which must exist. */
+  kubeconfig?: string;
+  /** `--context`: the context to use instead of the file's `current-context`. */
+  context?: string;
+  /** The process environment (`Deno.env.toObject()`); read for KUBECONFIG, HOME, KUBERNETES_SERVICE_*. */
+  env?: Record<string, string | undefined>;
+  /** Home directory holding `.kube/config`; defaults to `env.HOME`. */
+  homeDir?: string;
+  /** Directory holding the service account's `token`, `ca.crt` and `namespace`. */
+  inClusterRoot?: string;
+  /** User-Agent for the transport. */
+  userAgent?: string;
+}
+
+export interface LoadedKubeConfig {
+  config: KubeConfig;
+  /** Sends requests with this configuration; `close()` it on shutdown. */
+  transport: KubeConfigTransport;
+  /** The context's namespace, the service account's namespace, or `default`. */
+  namespace: string;
+  source: KubeConfigSource;
+  contextName: string;
+  /** The kubeconfig files read, in merge order; the token file for in-cluster. */
+  files: string[];
+}
+
+/** The configuration cannot be found or is unusable. The message names the file or variable. */
+export class KubeConfigError extends Error {
+  override name = "KubeConfigError";
+}
+
+export const DEFAULT_IN_CLUSTER_ROOT = "/var/run/secrets/kubernetes.io/serviceaccount";
+const IN_CLUSTER = "in-cluster";
+/** Auth-provider name of our re-reading token file user (not one client-node handles itself). */
+const TOKEN_FILE_PROVIDER = "image-distribution-operator/token-file";
+
+/**
+ * Loads the configuration and builds its transport.
+ *
+ * @example
+ * ```ts
+ * const kube = loadKubeConfig({ kubeconfig: flags.kubeconfig, env: Deno.env.toObject() });
+ * const nodes = new ResourceClient(kube.transport, NAMESPACES);
+ * ```
+ */
+export function loadKubeConfig(options: LoadKubeConfigOptions = {}): LoadedKubeConfig {
+  const env = options.env ?? {};
+  const found = findConfig(options, env);
+  const config = found.config;
+  config.addAuthenticator(new TokenFileAuth());
+  const contextName = selectContext(config, options.context, found.description);
+  const context = config.getContextObject(contextName)!;
+  return {
+    config,
+    transport: new KubeConfigTransport(config, { userAgent: options.userAgent }),
+    namespace: context.namespace?.trim() || "default",
+    source: found.source,
+    contextName,
+    files: found.files,
+  };
+}
+
+interface FoundConfig {
+  config: KubeConfig;
+  source: KubeConfigSource;
+  files: string[];
+  /** How messages name it: `kubeconfig /a` or `KUBECONFIG files /a, /b`. */
+  description: string;
+}
+
+function findConfig(options: LoadKubeConfigOptions, env: Record<string, string | undefined>) {
+  if (options.kubeconfig) {
+    const file = options.kubeconfig;
+    if (!isFile(file)) {
+      throw new KubeConfigError(`Cannot read kubeconfig ${file} (--kubeconfig): no such file`);
+    }
+    return found(merge([loadFile(file)]), "flag", [file], `kubeconfig ${file}`);
+  }
+  if (env.KUBECONFIG) {
+    const listed = env.KUBECONFIG.split(":").filter((f) => f);
+    const files = listed.filter(isFile);
+    if (files.length === 0) {
+      throw new KubeConfigError(
+        `Cannot read kubeconfig: none of the KUBECONFIG files exist (${listed.join(", ")})`,
+      );
+    }
+    const description = files.length === 1
+      ? `kubeconfig ${files[0]}`
+      : `KUBECONFIG files ${files.join(", ")}`;
+    return found(merge(files.map(loadFile)), "env", files, description);
+  }
+  const home = options.homeDir ?? env.HOME;
+  const homeFile = home ? `${home.replace(/\/+$/, "")}/.kube/config` : undefined;
+  if (homeFile && isFile(homeFile)) {
+    return found(merge([loadFile(homeFile)]), "home", [homeFile], `kubeconfig ${homeFile}`);
+  }
+  if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) {
+    return inCluster(
+      env.KUBERNETES_SERVICE_HOST,
+      env.KUBERNETES_SERVICE_PORT,
+      options.inClusterRoot ?? DEFAULT_IN_CLUSTER_ROOT,
+    );
+  }
+  throw new KubeConfigError(
+    `No Kubernetes configuration found: no --kubeconfig, KUBECONFIG is unset, ${
+      homeFile ?? "~/.kube/config"
+    } does not exist, and KUBERNETES_SERVICE_HOST/PORT are unset (not running in a pod)`,
+  );
+}
+
+function found(
+  config: KubeConfig,
+  source: KubeConfigSource,
+  files: string[],
+  description: string,
+): FoundConfig {
+  return { config, source, files, description };
+}
+
+/** Reads, parses and validates one kubeconfig file; relative paths are made absolute. */
+function loadFile(file: string): KubeConfig {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (error) {
+    throw new KubeConfigError(`Cannot read kubeconfig ${file}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    // Only the first line: the parser's code frame would quote the file, tokens included.
+    const reason = redactSecrets((error as Error).message.split("\n")[0]);
+    throw new KubeConfigError(`Cannot parse kubeconfig ${file}: ${reason}`);
+  }
+  if (raw === null || raw === undefined) raw = {};
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new KubeConfigError(`Cannot parse kubeconfig ${file}: expected a YAML mapping`);
+  }
+  const dir = dirname(file);
+  addKubectlPathRules(raw as RawKubeConfig, dir);
+  const config = new KubeConfig();
+  try {
+    config.loadFromString(JSON.stringify(raw));
+  } catch (error) {
+    throw new KubeConfigError(
+      `Invalid kubeconfig ${file}: ${redactSecrets((error as Error).message)}`,
+    );
+  }
+  config.makePathsAbsolute(dir);
+  return config;
+}
+
+interface RawKubeConfig {
+  users?: { name?: string; user?: Record<string, unknown> | null }[];
+}
+
+/** See the module comment: `tokenFile` and relative exec commands, as kubectl treats them. */
+function addKubectlPathRules(raw: RawKubeConfig, dir: string): void {
+  if (!Array.isArray(raw.users)) return;
+  for (const entry of raw.users) {
+    const user = entry?.user;
+    if (!user || typeof user !== "object") continue;
+    const tokenFile = user.tokenFile ?? user["token-file"];
+    if (typeof tokenFile === "string" && tokenFile && !user["auth-provider"] && !user.exec) {
+      // client-go: "the last successfully read value takes precedence over token".
+      delete user.tokenFile;
+      delete user["token-file"];
+      delete user.token;
+      user["auth-provider"] = {
+        name: TOKEN_FILE_PROVIDER,
+        config: { path: absolute(dir, tokenFile) },
+      };
+    }
+    const exec = user.exec as { command?: unknown } | undefined;
+    if (exec && typeof exec.command === "string" && exec.command.includes("/")) {
+      exec.command = absolute(dir, exec.command);
+    }
+  }
+}
+
+/** kubectl's merge: first definition of each name wins, first `current-context` wins. */
+function merge(configs: KubeConfig[]): KubeConfig {
+  const firstByName = <T extends { name: string }>(lists: T[][]): T[] => {
+    const seen = new Map<string, T>();
+    for (const item of lists.flat()) if (!seen.has(item.name)) seen.set(item.name, item);
+    return [...seen.values()];
+  };
+  const merged = new KubeConfig();
+  merged.loadFromOptions({
+    clusters: firstByName(configs.map((c) => c.getClusters())),
+    users: firstByName(configs.map((c) => c.getUsers())),
+    contexts: firstByName(configs.map((c) => c.getContexts())),
+    currentContext: configs.map((c) => c.getCurrentContext()).find((name) => name),
+  });
+  return merged;
+}
+
+/** Makes `wanted` (or the current context) current, checking it and what it names exist. */
+function selectContext(
+  config: KubeConfig,
+  wanted: string | undefined,
+  description: string,
+): string {
+  const available = config.getContexts().map((c) => `"${c.name}"`).join(", ") || "none";
+  const name = wanted ?? config.getCurrentContext();
+  if (!name) {
+    throw new KubeConfigError(
+      `${description} sets no current-context; pass --context (available contexts: ${available})`,
+    );
+  }
+  const context = config.getContextObject(name);
+  if (!context) {
+    throw new KubeConfigError(
+      `Context "${name}" not found in ${description}${
+        wanted ? "" : " (its current-context)"
+      }; available contexts: ${available}`,
+    );
+  }
+  config.setCurrentContext(name);
+  if (!config.getCluster(context.cluster)) {
+    throw new KubeConfigError(
+      `Context "${name}" names cluster "${context.cluster}", which ${description} does not define`,
+    );
+  }
+  if (context.user && !config.getUser(context.user)) {
+    throw new KubeConfigError(
+      `Context "${name}" names user "${context.user}", which ${description} does not define`,
+    );
+  }
+  return name;
+}
+
+/** The pod's service account, as client-go's `InClusterConfig` reads it. */
+function inCluster(host: string, port: string, root: string): FoundConfig {
+  const tokenFile = `${root}/token`;
+  if (!isFile(tokenFile)) {
+    throw new KubeConfigError(
+      `Cannot use the in-cluster service account: token file ${tokenFile} does not exist (KUBERNETES_SERVICE_HOST is set)`,
+    );
+  }
+  const caFile = `${root}/ca.crt`;
+  const namespaceFile = `${root}/namespace`;
+  const namespace = isFile(namespaceFile) ? Deno.readTextFileSync(namespaceFile).trim() : undefined;
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    clusters: [{
+      name: IN_CLUSTER,
+      server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+      // client-go too falls back to the system roots when the CA file is missing.
+      caFile: isFile(caFile) ? caFile : undefined,
+      skipTLSVerify: false,
+    }],
+    users: [{
+      name: IN_CLUSTER,
+      authProvider: { name: TOKEN_FILE_PROVIDER, config: { path: tokenFile } },
+    }],
+    contexts: [{
+      name: IN_CLUSTER,
+      cluster: IN_CLUSTER,
+      user: IN_CLUSTER,
+      namespace: namespace || undefined,
+    }],
+    currentContext: IN_CLUSTER,
+  });
+  return found(config, "in-cluster", [tokenFile], "the in-cluster configuration");
+}
+
+type Authenticator = Parameters<KubeConfig["addAuthenticator"]>[0];
+
+/**
+ * Bearer token from a file, re-read whenever the file changes (projected service-account
+ * tokens rotate by an atomic symlink swap, which changes inode and mtime). One `stat` per
+ * request; if a re-read fails or finds the file empty mid-rotation, the last good token is sent.
+ */
+class TokenFileAuth implements Authenticator {
+  readonly #cache = new Map<string, { stamp: string; token: string }>();
+
+  isAuthProvider(user: Parameters<Authenticator["isAuthProvider"]>[0]): boolean {
+    return user.authProvider?.name === TOKEN_FILE_PROVIDER;
+  }
+
+  async applyAuthentication(
+    user: Parameters<Authenticator["applyAuthentication"]>[0],
+    opts: Parameters<Authenticator["applyAuthentication"]>[1],
+  ): Promise<void> {
+    const path: string = user.authProvider.config.path;
+    const cached = this.#cache.get(path);
+    let token = cached?.token;
+    try {
+      const info = await Deno.stat(path);
+      const stamp = `${info.ino}:${info.size}:${info.mtime?.getTime()}:${info.ctime?.getTime()}`;
+      if (stamp !== cached?.stamp) {
+        const read = (await Deno.readTextFile(path)).trim();
+        if (read) {
+          token = read;
+          this.#cache.set(path, { stamp, token });
+        } else if (!token) throw new Error(`token file ${path} is empty`);
+      }
+    } catch (error) {
+      if (!token) throw error;
+    }
+    opts.headers = { ...opts.headers, Authorization: `Bearer ${token}` };
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function dirname(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+}
+
+function absolute(dir: string, path: string): string {
+  return path.startsWith("/") ? path : `${dir}/${path}`;
+}
