@@ -2,6 +2,13 @@
  * Small typed helpers over the transport for any resource type: get, list (selectors,
  * pagination), create, update, merge patch, JSON patch, status patch, delete.
  * Every non-2xx answer becomes an `ApiError` subclass carrying the server's `Status`.
+ *
+ * Requests are shaped as kube-apiserver expects: JSON bodies (`application/json`, or the patch
+ * media type), `fieldManager` on every write, `resourceVersion` only on the first page of a
+ * paginated list (the server refuses it next to `continue`), delete preconditions in a v1
+ * `DeleteOptions` body. Optimistic concurrency is the caller's: `update`/`updateStatus` send the
+ * object's resourceVersion (stale → `ConflictError`); JSON patches can carry a `test` op on
+ * `/metadata/resourceVersion` (failed test → `InvalidError`).
  */
 import { apiErrorFromResponse } from "./errors.ts";
 import { type KubeList, type KubeObject, resourcePath, type ResourceType } from "./resource.ts";
@@ -19,6 +26,7 @@ export interface ListOptions {
   fieldSelector?: string;
   /** Page size; all pages are fetched and joined. */
   limit?: number;
+  /** Sent with the first page only ("0" = any cached version; unset = most recent). */
   resourceVersion?: string;
   signal?: AbortSignal;
 }
@@ -35,6 +43,7 @@ export interface DeleteOptions {
   uid?: string;
   resourceVersion?: string;
   propagationPolicy?: "Orphan" | "Background" | "Foreground";
+  gracePeriodSeconds?: number;
 }
 
 export const MERGE_PATCH = "application/merge-patch+json";
@@ -46,6 +55,7 @@ const DEFAULT_FIELD_MANAGER = "image-distribution-operator";
 export class ResourceClient<T extends KubeObject = KubeObject> {
   constructor(readonly transport: KubeTransport, readonly type: ResourceType) {}
 
+  /** Reads one object; a missing one → `NotFoundError`. */
   async get(name: string, namespace?: string, signal?: AbortSignal): Promise<T> {
     return await this.#json<T>({ method: "GET", path: this.#path(namespace, name), signal });
   }
@@ -74,10 +84,18 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     return { ...last, items, metadata: { resourceVersion: last.metadata?.resourceVersion } };
   }
 
+  /** Creates the object in `metadata.namespace`; an existing name → `AlreadyExistsError`. */
   async create(object: T, options: WriteOptions = {}): Promise<T> {
+    const namespace = object.metadata.namespace;
+    if (this.type.namespaced && !namespace) {
+      const name = object.metadata.name ?? object.metadata.generateName ?? "";
+      throw new TypeError(
+        `Cannot create ${this.type.kind} "${name}": metadata.namespace is required`,
+      );
+    }
     return await this.#json<T>({
       method: "POST",
-      path: this.#path(object.metadata.namespace),
+      path: this.#path(namespace),
       query: { fieldManager: options.fieldManager ?? DEFAULT_FIELD_MANAGER },
       body: object,
       signal: options.signal,
@@ -95,6 +113,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     });
   }
 
+  /** RFC 7386 merge patch (`null` deletes a field); the status in the patch is ignored. */
   async mergePatch(
     name: string,
     namespace: string | undefined,
@@ -104,6 +123,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     return await this.#patch(name, namespace, undefined, MERGE_PATCH, patch, options);
   }
 
+  /** RFC 6902 JSON patch; a failing `test` op → `InvalidError` and nothing changes. */
   async jsonPatch(
     name: string,
     namespace: string | undefined,
@@ -144,20 +164,26 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     });
   }
 
-  /** Deletes; returns the object as the server left it (with deletionTimestamp if finalizers remain). */
+  /**
+   * Deletes; returns what the server answers: the object (with deletionTimestamp while
+   * finalizers remain) or a `Status`. A failed uid/resourceVersion precondition → `ConflictError`.
+   */
   async delete(name: string, namespace?: string, options: DeleteOptions = {}): Promise<unknown> {
     const preconditions = options.uid || options.resourceVersion
       ? { uid: options.uid, resourceVersion: options.resourceVersion }
       : undefined;
+    const withBody = preconditions || options.propagationPolicy ||
+      options.gracePeriodSeconds !== undefined;
     return await this.#json<unknown>({
       method: "DELETE",
       path: this.#path(namespace, name),
-      body: preconditions || options.propagationPolicy
+      body: withBody
         ? {
           kind: "DeleteOptions",
           apiVersion: "v1",
           preconditions,
           propagationPolicy: options.propagationPolicy,
+          gracePeriodSeconds: options.gracePeriodSeconds,
         }
         : undefined,
       signal: options.signal,

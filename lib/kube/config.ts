@@ -160,7 +160,7 @@ function loadFile(file: string): KubeConfig {
     raw = parseYaml(text);
   } catch (error) {
     // Only the first line: the parser's code frame would quote the file, tokens included.
-    const reason = redactSecrets((error as Error).message.split("\n")[0]);
+    const reason = redactSecrets((error as Error).message.split("\n")[0].replace(/:\s*$/, ""));
     throw new KubeConfigError(`Cannot parse kubeconfig ${file}: ${reason}`);
   }
   if (raw === null || raw === undefined) raw = {};
