@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
+import { KubeConfig } from "@kubernetes/client-node";
 import { parse } from "yaml";
+import { ResourceClient } from "../lib/kube/client.ts";
+import { InvalidError } from "../lib/kube/errors.ts";
+import type { KubeObject } from "../lib/kube/resource.ts";
+import { KubeConfigTransport } from "../lib/kube/transport.ts";
 import { NODE_IMAGES, NodeImageState, RELEASES } from "../lib/names.ts";
+import { FakeApiServer } from "./fake_apiserver/mod.ts";
 
 // A JSON schema node as CRDs write them; loose on purpose, the tests check the contents.
 interface Schema {
@@ -458,4 +464,66 @@ Deno.test("the example Release validates and broken ones are rejected naming the
     };
     assert.deepEqual(validate(release, releaseSchema), []);
   });
+});
+
+Deno.test("the fake API server serves both CRDs: valid objects are stored, invalid ones get 422", async (t) => {
+  const server = await FakeApiServer.start({ crdDir: new URL("crds", root).pathname });
+  const config = new KubeConfig();
+  config.loadFromString(server.kubeconfigYaml());
+  const transport = new KubeConfigTransport(config);
+  const nodeImages = new ResourceClient<KubeObject>(transport, NODE_IMAGES);
+  const releases = new ResourceClient<KubeObject>(transport, RELEASES);
+  const namespace = "default";
+  try {
+    await t.step("a NodeImage as the Go operator made it, status included", async () => {
+      const { status, ...object } = structuredClone(goNodeImage);
+      const created = await nodeImages.create({
+        ...object,
+        metadata: { ...object.metadata, namespace },
+      });
+      const updated = await nodeImages.updateStatus({ ...created, status });
+      assert.deepEqual(updated.status, status);
+      assert.deepEqual(updated.spec, goNodeImage.spec);
+    });
+    await t.step("every new status field is kept, not pruned", async () => {
+      const current = await nodeImages.get(goNodeImage.metadata.name, namespace);
+      const updated = await nodeImages.updateStatus({ ...current, status: newNodeImage.status });
+      assert.deepEqual(updated.status, newNodeImage.status);
+    });
+    await t.step("the example Release", async () => {
+      const example = await loadYaml<KubeObject>("tests/fixtures/release-vsphere-34.1.0.yaml");
+      const created = await releases.create(example);
+      assert.equal(created.metadata.name, "vsphere-34.1.0");
+      const components = (created.spec as { components: { name: string; catalog?: string }[] })
+        .components;
+      assert.equal(components.find((c) => c.name === "flatcar")?.catalog, "control-plane-catalog");
+    });
+    const invalid: [string, Record<string, unknown>, string][] = [
+      ["an empty spec.name", { name: "", provider: "capv" }, "spec.name"],
+      ["a missing spec.provider", { name: "flatcar-stable-1.0.0" }, "spec.provider"],
+    ];
+    for (const [name, spec, field] of invalid) {
+      await t.step(`a NodeImage with ${name} is rejected with 422 naming ${field}`, async () => {
+        await assert.rejects(
+          nodeImages.create({
+            apiVersion: "image.giantswarm.io/v1alpha1",
+            kind: "NodeImage",
+            metadata: { name: "capv-broken", namespace },
+            spec,
+          }),
+          (error: unknown) => {
+            assert.ok(error instanceof InvalidError, `expected 422, got ${error}`);
+            assert.equal(error.code, 422);
+            const fields = error.status.details?.causes?.map((c) => c.field) ?? [];
+            assert.ok(fields.includes(field), `causes name ${field}: ${JSON.stringify(fields)}`);
+            assert.match(error.message, new RegExp(field.replace(".", "\\.")));
+            return true;
+          },
+        );
+      });
+    }
+  } finally {
+    transport.close();
+    await server.close();
+  }
 });
