@@ -1,0 +1,159 @@
+/**
+ * List with selectors and pagination. Like etcd, every page of one paginated list shows the same
+ * snapshot (the first page's resourceVersion); a continue token whose snapshot is older than the
+ * compacted history answers 410 Expired.
+ *
+ * Deviations: snapshots are kept in memory (at most 64 paginated lists in flight, oldest dropped
+ * → 410); `resourceVersionMatch` is ignored (every list is served from the latest state, which
+ * satisfies NotOlderThan); items of built-in types omit apiVersion/kind, as typed lists do.
+ */
+import type { KubeObject } from "../../lib/kube/resource.ts";
+import { apiVersionFor, encode } from "./codec.ts";
+import type { ResourceDef, VersionDef } from "./resources.ts";
+import type { FieldSelector, LabelSelector } from "./selectors.ts";
+import { ApiFailure, badRequest } from "./status.ts";
+import type { ObjectStore } from "./store.ts";
+
+export interface ListRequest {
+  def: ResourceDef;
+  version: VersionDef;
+  namespace?: string;
+  labels: LabelSelector;
+  fields: FieldSelector;
+  limit?: number;
+  continueToken?: string;
+  resourceVersion?: string;
+}
+
+export interface ListPage {
+  items: KubeObject[];
+  metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number };
+}
+
+interface Snapshot {
+  rv: number;
+  items: KubeObject[];
+}
+
+const MAX_SNAPSHOTS = 64;
+
+const TOO_OLD_CONTINUE =
+  "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
+export class Lister {
+  readonly #store: ObjectStore;
+  readonly #snapshots = new Map<string, Snapshot>();
+
+  constructor(store: ObjectStore) {
+    this.#store = store;
+  }
+
+  /** Forgets all paginated snapshots (history compaction). */
+  compact(): void {
+    this.#snapshots.clear();
+  }
+
+  list(request: ListRequest): ListPage {
+    const { def } = request;
+    let items: KubeObject[];
+    let rv: number;
+    let start = 0;
+    let snapshotId: string;
+    if (request.continueToken) {
+      const token = decodeToken(request.continueToken);
+      const snapshot = this.#snapshots.get(token.id);
+      if (!snapshot || token.rv < this.#store.compactedThrough) {
+        throw new ApiFailure({ message: TOO_OLD_CONTINUE, reason: "Expired", code: 410 });
+      }
+      ({ items, rv } = snapshot);
+      start = token.start;
+      snapshotId = token.id;
+    } else {
+      const requested = request.resourceVersion ? Number(request.resourceVersion) : 0;
+      if (request.resourceVersion && !/^\d+$/.test(request.resourceVersion)) {
+        throw badRequest(`invalid resource version "${request.resourceVersion}"`);
+      }
+      if (requested > this.#store.resourceVersion) {
+        throw new ApiFailure({
+          message:
+            `Timeout: Too large resource version: ${requested}, current: ${this.#store.resourceVersion}`,
+          reason: "Timeout",
+          details: {
+            causes: [{
+              reason: "ResourceVersionTooLarge",
+              message: `Too large resource version`,
+            }],
+            retryAfterSeconds: 1,
+          },
+          code: 504,
+        });
+      }
+      rv = this.#store.resourceVersion;
+      items = this.#store.list(def.storageKey, def.namespaced ? request.namespace : undefined)
+        .filter((o) => request.labels.matches(o.metadata.labels) && request.fields.matches(o));
+      snapshotId = crypto.randomUUID();
+    }
+    const limit = request.limit && request.limit > 0 ? request.limit : Infinity;
+    const page = items.slice(start, start + limit);
+    const next = start + page.length;
+    const metadata: ListPage["metadata"] = { resourceVersion: String(rv) };
+    if (next < items.length) {
+      if (!this.#snapshots.has(snapshotId)) {
+        this.#snapshots.set(snapshotId, { rv, items });
+        if (this.#snapshots.size > MAX_SNAPSHOTS) {
+          this.#snapshots.delete(this.#snapshots.keys().next().value!);
+        }
+      }
+      metadata.continue = encodeToken({ id: snapshotId, rv, start: next });
+      // The real server reports remainingItemCount only for unfiltered lists.
+      if (request.labels.empty && request.fields.empty) {
+        metadata.remainingItemCount = items.length - next;
+      }
+    } else {
+      this.#snapshots.delete(snapshotId);
+    }
+    return {
+      metadata,
+      items: page.map((o) => {
+        const encoded = encode(def, request.version.name, o);
+        if (def.builtin) {
+          const { apiVersion: _a, kind: _k, ...rest } = encoded;
+          return rest as KubeObject;
+        }
+        return encoded;
+      }),
+    };
+  }
+}
+
+/** The list envelope: `<Kind>List`. */
+export function listBody(def: ResourceDef, version: VersionDef, page: ListPage) {
+  return {
+    apiVersion: apiVersionFor(def, version.name),
+    kind: def.listKind,
+    metadata: page.metadata,
+    items: page.items,
+  };
+}
+
+interface Token {
+  id: string;
+  rv: number;
+  start: number;
+}
+
+function encodeToken(token: Token): string {
+  return btoa(JSON.stringify({ v: "meta.k8s.io/v1", ...token }));
+}
+
+function decodeToken(raw: string): Token {
+  try {
+    const t = JSON.parse(atob(raw));
+    if (typeof t.id === "string" && typeof t.rv === "number" && typeof t.start === "number") {
+      return t;
+    }
+  } catch {
+    // fall through to the 400 below
+  }
+  throw badRequest(`continue key is not valid: ${raw}`);
+}

@@ -1,0 +1,132 @@
+/**
+ * Object storage with one global, monotonically increasing resourceVersion and a bounded event
+ * history, like etcd behind the watch cache.
+ *
+ * Guarantees: every committed change gets the next resourceVersion (a decimal string); stored
+ * objects are never mutated after commit (writers always pass fresh objects); listeners run
+ * synchronously in commit order, so a watch that replays history and then subscribes in the same
+ * tick can neither miss nor repeat an event.
+ * Deviations: resourceVersions start at 1 on every new server; real clusters start high.
+ */
+import type { KubeObject } from "../../lib/kube/resource.ts";
+
+export type EventType = "ADDED" | "MODIFIED" | "DELETED";
+
+/** One committed change. `previous` lets filtered watches see an object stop matching. */
+export interface StoredEvent {
+  rv: number;
+  type: EventType;
+  storageKey: string;
+  object: KubeObject;
+  previous?: KubeObject;
+}
+
+export type StoreListener = (event: StoredEvent) => void;
+
+export interface ObjectStoreOptions {
+  /** Events kept for watch replay; older ones are compacted away. */
+  historyLimit: number;
+}
+
+/** The key of an object inside one resource's bucket: `namespace/name` or `name`. */
+export function storageName(namespace: string | undefined, name: string): string {
+  return namespace ? `${namespace}/${name}` : name;
+}
+
+export class ObjectStore {
+  #rv = 1;
+  readonly #buckets = new Map<string, Map<string, KubeObject>>();
+  #history: StoredEvent[] = [];
+  /** Every event with rv <= this has been forgotten. */
+  #compactedThrough = 0;
+  readonly #historyLimit: number;
+  readonly #listeners = new Set<StoreListener>();
+
+  constructor(options: ObjectStoreOptions) {
+    this.#historyLimit = Math.max(1, options.historyLimit);
+  }
+
+  /** The latest resourceVersion handed out. */
+  get resourceVersion(): number {
+    return this.#rv;
+  }
+
+  /** Watches from a resourceVersion below this answer 410 Expired. */
+  get compactedThrough(): number {
+    return this.#compactedThrough;
+  }
+
+  get(storageKey: string, namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.#buckets.get(storageKey)?.get(storageName(namespace, name));
+  }
+
+  /** Objects of one resource in etcd key order (namespace, then name). */
+  list(storageKey: string, namespace?: string): KubeObject[] {
+    const bucket = this.#buckets.get(storageKey);
+    if (!bucket) return [];
+    const keys = [...bucket.keys()].sort();
+    const out: KubeObject[] = [];
+    for (const key of keys) {
+      const object = bucket.get(key)!;
+      if (namespace === undefined || object.metadata.namespace === namespace) out.push(object);
+    }
+    return out;
+  }
+
+  /** Number of objects of one resource in a namespace (all namespaces when undefined). */
+  count(storageKey: string, namespace?: string): number {
+    return this.list(storageKey, namespace).length;
+  }
+
+  /**
+   * Commits a change: assigns the next resourceVersion to `object` (which the caller hands over
+   * and must not touch again), stores or removes it, records and broadcasts the event.
+   */
+  commit(type: EventType, storageKey: string, object: KubeObject, previous?: KubeObject) {
+    this.#rv += 1;
+    object.metadata.resourceVersion = String(this.#rv);
+    const key = storageName(object.metadata.namespace, object.metadata.name!);
+    let bucket = this.#buckets.get(storageKey);
+    if (!bucket) this.#buckets.set(storageKey, bucket = new Map());
+    if (type === "DELETED") bucket.delete(key);
+    else bucket.set(key, object);
+    const event: StoredEvent = { rv: this.#rv, type, storageKey, object, previous };
+    this.#history.push(event);
+    if (this.#history.length > this.#historyLimit * 2) this.#trim();
+    for (const listener of this.#listeners) listener(event);
+    return object;
+  }
+
+  /** Events after `rv`, or undefined when some of them were compacted away. */
+  eventsSince(rv: number): StoredEvent[] | undefined {
+    this.#trim();
+    if (rv < this.#compactedThrough) return undefined;
+    // History is sorted by rv; binary search for the first event after rv.
+    let lo = 0, hi = this.#history.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#history[mid].rv <= rv) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.#history.slice(lo);
+  }
+
+  /** Forgets all history: every resourceVersion before the current one becomes too old. */
+  compact(): void {
+    this.#history = [];
+    this.#compactedThrough = this.#rv;
+  }
+
+  subscribe(listener: StoreListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Drops the oldest events beyond the limit (amortised: called when twice over). */
+  #trim(): void {
+    const excess = this.#history.length - this.#historyLimit;
+    if (excess <= 0) return;
+    this.#compactedThrough = this.#history[excess - 1].rv;
+    this.#history = this.#history.slice(excess);
+  }
+}
