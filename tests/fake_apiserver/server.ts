@@ -141,9 +141,7 @@ export class ApiHandler {
         code: 401,
       }, 401);
     }
-    if (this.faults.latencyMs > 0) {
-      await new Promise((resolve) => setTimeout(resolve, this.faults.latencyMs));
-    }
+    if (this.faults.latencyMs > 0) await delay(this.faults.latencyMs, request.signal);
     try {
       if (!route) return this.#nonResource(request, path);
       const info: RequestInfo = {
@@ -364,7 +362,7 @@ export class ApiHandler {
     const rep = this.#representation(request);
     const { def, version } = served;
     if (rep.as === "Table") {
-      return json(toTable(def, version, objects, {
+      return json(toTable(version, objects, {
         now: this.#now(),
         tableVersion: rep.version,
         includeObject: (q.get("includeObject") ?? undefined) as IncludeObject | undefined,
@@ -419,7 +417,7 @@ export class ApiHandler {
       timeoutSeconds: timeout !== null && /^\d+$/.test(timeout) ? Number(timeout) : undefined,
       render: rep.as === "Table"
         ? (object, first) =>
-          toTable(def, version, [object], {
+          toTable(version, [object], {
             now: this.#now(),
             tableVersion: rep.version,
             includeObject,
@@ -433,6 +431,19 @@ export class ApiHandler {
       headers: { ...JSON_HEADERS, "cache-control": "no-cache, private" },
     });
   }
+}
+
+/** Waits, but gives up when the client goes away (no timer outlives its request). */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const id = setTimeout(done, ms);
+    function done() {
+      clearTimeout(id);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 function parseJson(text: string): unknown {

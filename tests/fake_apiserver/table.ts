@@ -7,7 +7,7 @@
  * Deviation: JSONPath supports `.a.b`, `[n]`, `[*]`, `['key']` and `[?(@.k=="v")]` only.
  */
 import type { KubeObject } from "../../lib/kube/resource.ts";
-import type { PrinterColumn, ResourceDef, VersionDef } from "./resources.ts";
+import type { PrinterColumn, VersionDef } from "./resources.ts";
 
 export type Representation =
   | { as: "json" }
@@ -149,7 +149,6 @@ export type IncludeObject = "None" | "Metadata" | "Object";
 
 /** Builds a Table of `objects`; `withColumns` false omits column definitions (watch events). */
 export function toTable(
-  def: ResourceDef,
   version: VersionDef,
   objects: KubeObject[],
   options: {
