@@ -1,0 +1,22 @@
+/**
+ * `deno task bench`: prints figures, never pass/fail. Each figure that can be compared is shown
+ * with a baseline measured in the same run.
+ *
+ * Usage: deno task bench [watch] [release]   (all when none given)
+ */
+import { benchWatchPipeline } from "./watch_pipeline.ts";
+
+const benches: Record<string, () => Promise<void>> = {
+  watch: () => benchWatchPipeline(Number(Deno.env.get("BENCH_OBJECTS") ?? 10_000)),
+};
+
+const selected = Deno.args.length ? Deno.args : Object.keys(benches);
+for (const name of selected) {
+  const bench = benches[name];
+  if (!bench) {
+    console.error(`Unknown bench "${name}"; choose from: ${Object.keys(benches).join(", ")}`);
+    Deno.exit(2);
+  }
+  await bench();
+  console.log();
+}
