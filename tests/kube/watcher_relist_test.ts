@@ -21,7 +21,7 @@ Deno.test("410 Gone as the HTTP status of a watch relists and deletes objects th
     .onList((_, res) => res.json(200, listOf([testObject("a", "1"), testObject("b", "2")], "2")))
     .onWatch((_, res) => res.json(410, status(410, "Expired", "too old resource version: 2 (9)")))
     .onList((_, res) => res.json(200, listOf([testObject("a", "1"), testObject("c", "8")], "9")));
-  const rec = new WatchRecording(server);
+  const rec = new WatchRecording(server.transport());
   try {
     await rec.until(() => rec.store.get("default/c") !== undefined, "the relist");
     assert.deepEqual(deletedKeys(rec), ["b"]);
@@ -45,7 +45,7 @@ Deno.test("410 Gone as an ERROR event in the stream relists and deletes objects 
       await res.end();
     })
     .onList((_, res) => res.json(200, listOf([testObject("a", "3")], "9")));
-  const rec = new WatchRecording(server);
+  const rec = new WatchRecording(server.transport());
   try {
     await rec.until(() => server.requestsOf("list").length === 2 && rec.store.size === 1, "relist");
     assert.deepEqual(deletedKeys(rec), ["b"]);
@@ -74,7 +74,7 @@ Deno.test("an ERROR event other than 410 resumes the watch after backoff without
       await res.event("MODIFIED", testObject("a", "5"));
       await res.closed;
     });
-  const rec = new WatchRecording(server);
+  const rec = new WatchRecording(server.transport());
   try {
     await rec.until(() => rec.store.get("default/a")?.metadata.resourceVersion === "5", "a at 5");
     assert.ok(rec.errors.some((e) => e instanceof ServerError && /etcd hiccup/.test(e.message)));
@@ -93,7 +93,7 @@ Deno.test("429 with Retry-After on list is retried no sooner than asked, then th
       res.json(429, status(429, "TooManyRequests", "slow down"), { "Retry-After": "1" })
     )
     .onList((_, res) => res.json(200, listOf([testObject("a", "1")], "1")));
-  const rec = new WatchRecording(server);
+  const rec = new WatchRecording(server.transport());
   try {
     await rec.until(() => rec.store.synced, "the list to succeed");
     const event = rec.events[0];
@@ -114,7 +114,7 @@ Deno.test("500 on list is retried with backoff until the list succeeds", async (
     .onList((_, res) => res.json(500, status(500, "InternalError", "boom 1")))
     .onList((_, res) => res.json(500, status(500, "InternalError", "boom 2")))
     .onList((_, res) => res.json(200, listOf([testObject("a", "1")], "1")));
-  const rec = new WatchRecording(server);
+  const rec = new WatchRecording(server.transport());
   try {
     await rec.until(() => rec.store.synced, "the list to succeed");
     assert.deepEqual(rec.errors.map((e) => e instanceof ServerError && e.message), [
@@ -144,7 +144,7 @@ Deno.test("a paginated list follows continue tokens and yields one Restarted wit
       await res.event("ADDED", testObject("f", "10"));
       await res.closed;
     });
-  const rec = new WatchRecording(server, { pageSize: 2 });
+  const rec = new WatchRecording(server.transport(), { pageSize: 2 });
   try {
     await rec.until(() => rec.store.get("default/f") !== undefined, "the watch to deliver f");
     const lists = server.requestsOf("list");
@@ -169,7 +169,7 @@ Deno.test("a failed page is retried with the same continue token, not from the s
     .onList((_, res) => res.json(200, listOf([testObject("a", "1")], "9", "t1")))
     .onList((_, res) => res.json(500, status(500, "InternalError", "page lost")))
     .onList((_, res) => res.json(200, listOf([testObject("b", "1")], "9")));
-  const rec = new WatchRecording(server, { pageSize: 1 });
+  const rec = new WatchRecording(server.transport(), { pageSize: 1 });
   try {
     await rec.until(() => rec.store.synced, "the list to complete");
     assert.deepEqual(server.requestsOf("list").map((r) => r.query.get("continue")), [
@@ -191,7 +191,7 @@ Deno.test("an expired continue token (410 while paging) restarts the list from t
     .onList((_, res) => res.json(410, status(410, "Expired", "continue token expired")))
     .onList((_, res) => res.json(200, listOf([testObject("a", "1")], "12", "t3")))
     .onList((_, res) => res.json(200, listOf([testObject("b", "11")], "12")));
-  const rec = new WatchRecording(server, { pageSize: 1 });
+  const rec = new WatchRecording(server.transport(), { pageSize: 1 });
   try {
     await rec.until(() => rec.store.synced, "the list to complete");
     assert.deepEqual(server.requestsOf("list").map((r) => r.query.get("continue")), [

@@ -29,7 +29,7 @@ Deno.test("a change after a quiet period longer than the inactivity timeout is s
       await res.event("ADDED", testObject("b", "2"));
       await res.closed;
     });
-  const rec = new WatchRecording(server, { inactivityTimeoutMs: 300 });
+  const rec = new WatchRecording(server.transport(), { inactivityTimeoutMs: 300 });
   try {
     await rec.until(() => rec.store.get("default/b") !== undefined, "b to be delivered");
     assert.ok(rec.errors.some((e) => e instanceof InactivityTimeoutError));
@@ -51,7 +51,7 @@ Deno.test("a watch whose response headers never arrive is abandoned and retried"
       await res.event("ADDED", testObject("b", "2"));
       await res.closed;
     });
-  const rec = new WatchRecording(server, { inactivityTimeoutMs: 300 });
+  const rec = new WatchRecording(server.transport(), { inactivityTimeoutMs: 300 });
   try {
     await rec.until(() => rec.store.get("default/b") !== undefined, "b to be delivered");
     assert.ok(rec.errors.some((e) => e instanceof InactivityTimeoutError));
@@ -66,7 +66,7 @@ Deno.test("a list whose answer never arrives is abandoned and retried", async ()
   server
     .onList(async (_, res) => await res.closed)
     .onList((_, res) => res.json(200, listOf([testObject("a", "1")], "1")));
-  const rec = new WatchRecording(server, { inactivityTimeoutMs: 300 });
+  const rec = new WatchRecording(server.transport(), { inactivityTimeoutMs: 300 });
   try {
     await rec.until(() => rec.store.synced, "the list to complete");
     assert.ok(rec.errors.some((e) => e instanceof InactivityTimeoutError));
@@ -91,7 +91,7 @@ Deno.test("after the server closes the stream cleanly the watch resumes from the
       await res.event("MODIFIED", testObject("b", "3"));
       await res.closed;
     });
-  const rec = new WatchRecording(server);
+  const rec = new WatchRecording(server.transport());
   try {
     await rec.until(() => rvOf(rec, "default/b") === "3", "b at resourceVersion 3");
     assert.equal(server.requestsOf("list").length, 1);
@@ -116,7 +116,7 @@ Deno.test("a watch stream that ends at once without events is retried with backo
       await res.event("ADDED", testObject("b", "2"));
       await res.closed;
     });
-  const rec = new WatchRecording(server);
+  const rec = new WatchRecording(server.transport());
   try {
     await rec.until(() => rec.store.get("default/b") !== undefined, "b to be delivered");
     assert.ok(rec.errors.some((e) => e instanceof WatchStreamError));
@@ -142,7 +142,7 @@ Deno.test("after the TCP connection drops mid-stream the watch resumes from the 
       await res.event("MODIFIED", testObject("b", "3"));
       await res.closed;
     });
-  const rec = new WatchRecording(server);
+  const rec = new WatchRecording(server.transport());
   try {
     await rec.until(() => rvOf(rec, "default/b") === "3", "b at resourceVersion 3");
     // The broken body is an error; the half line is never mistaken for a (malformed) event.
@@ -171,7 +171,7 @@ Deno.test("bookmarks advance the resume point, so a reconnect does not relist", 
       await res.event("MODIFIED", testObject("b", "8"));
       await res.closed;
     });
-  const rec = new WatchRecording(server);
+  const rec = new WatchRecording(server.transport());
   try {
     await rec.until(() => rvOf(rec, "default/b") === "8", "b at resourceVersion 8");
     const watches = server.requestsOf("watch");
@@ -206,7 +206,7 @@ Deno.test("a malformed line is reported as an error and the watch resumes after 
       await res.event("MODIFIED", testObject("b", "3"));
       await res.closed;
     });
-  const rec = new WatchRecording(server);
+  const rec = new WatchRecording(server.transport());
   try {
     await rec.until(() => rvOf(rec, "default/b") === "3", "b at resourceVersion 3");
     const error = rec.errors.find((e) => e instanceof WatchStreamError);
@@ -238,7 +238,7 @@ Deno.test("events split across chunks, several per chunk and split UTF-8 are all
       );
       await res.closed;
     });
-  const rec = new WatchRecording(server);
+  const rec = new WatchRecording(server.transport());
   try {
     await rec.until(() => rec.store.size === 3, "three objects");
     assert.deepEqual(rec.store.get("default/ü")?.spec, { note: "grüße" });

@@ -13,7 +13,7 @@
  * gets a silent open stream until the client gives up.
  */
 import { KubeConfig } from "@kubernetes/client-node";
-import { KubeConfigTransport } from "../../lib/kube/transport.ts";
+import { KubeConfigTransport, type KubeTransport } from "../../lib/kube/transport.ts";
 import { ExponentialBackoff } from "../../lib/kube/backoff.ts";
 import type { KubeObject, ResourceType } from "../../lib/kube/resource.ts";
 import { type Change, Store } from "../../lib/kube/store.ts";
@@ -354,8 +354,9 @@ export const WIDGETS: ResourceType = {
 };
 
 /**
- * Runs a watcher against `server` into a `Store`, recording every event and change, until
- * `stop()`. Retries are fast (10 ms → 100 ms) so recovery tests finish quickly.
+ * Runs a watcher of `type` (default `WIDGETS`) over `transport` into a `Store`, recording every
+ * event and change, until `stop()`. Retries are fast (10 ms → 100 ms) so recovery tests finish
+ * quickly. Works against the scripted server (`server.transport()`) or any other transport.
  */
 export class WatchRecording {
   readonly events: WatchEvent<KubeObject>[] = [];
@@ -365,8 +366,8 @@ export class WatchRecording {
   readonly #waiters = new Set<() => void>();
   readonly #pumping: Promise<void>;
 
-  constructor(server: ScriptedApiServer, options: WatcherOptions = {}) {
-    const events = watcher<KubeObject>(server.transport(), WIDGETS, {
+  constructor(transport: KubeTransport, options: WatcherOptions = {}, type = WIDGETS) {
+    const events = watcher<KubeObject>(transport, type, {
       inactivityTimeoutMs: 5_000,
       backoff: new ExponentialBackoff({ initialMs: 10, maxMs: 100 }),
       ...options,
@@ -380,15 +381,20 @@ export class WatchRecording {
     return this.events.flatMap((e) => (e.type === "Error" ? [e.error] : []));
   }
 
-  /** Waits until `condition()` holds after some event; fails after `deadlineMs`. */
+  /**
+   * Waits until `condition()` holds, checked after every event and every 10 ms (for conditions
+   * on the server side); fails after `deadlineMs`.
+   */
   async until(condition: () => boolean, what: string, deadlineMs = 15_000): Promise<void> {
     if (condition()) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let poll: ReturnType<typeof setInterval> | undefined;
     let check: (() => void) | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
         check = () => condition() && resolve();
         this.#waiters.add(check);
+        poll = setInterval(check, 10);
         timer = setTimeout(() => {
           const seen = this.events.map((e) =>
             e.type === "Error" ? `Error(${e.error.message})` : e.type
@@ -398,6 +404,7 @@ export class WatchRecording {
       });
     } finally {
       clearTimeout(timer);
+      clearInterval(poll);
       if (check) this.#waiters.delete(check);
     }
   }
