@@ -182,6 +182,7 @@ export class FakeApiServer {
   /** Stops listening and listens again on the same port; state is kept, open watches dropped. */
   async restart(): Promise<void> {
     this.#handler.watches.dropAll();
+    this.#handler.releaseDelays();
     await this.#server?.shutdown();
     await this.#listen(this.#port);
   }
@@ -189,6 +190,7 @@ export class FakeApiServer {
   /** Ends open watches cleanly and stops the server. */
   async close(): Promise<void> {
     this.#handler.watches.closeAll();
+    this.#handler.releaseDelays();
     await this.#server?.shutdown();
     this.#server = undefined;
   }

@@ -99,6 +99,7 @@ export class ApiHandler {
   serverAddress = "127.0.0.1:0";
   readonly #token?: string;
   readonly #now: () => number;
+  readonly #delays = new Set<() => void>();
 
   constructor(options: ApiHandlerOptions) {
     this.#now = options.now ?? Date.now;
@@ -141,7 +142,7 @@ export class ApiHandler {
         code: 401,
       }, 401);
     }
-    if (this.faults.latencyMs > 0) await delay(this.faults.latencyMs, request.signal);
+    if (this.faults.latencyMs > 0) await this.#delay(this.faults.latencyMs);
     try {
       if (!route) return this.#nonResource(request, path);
       const info: RequestInfo = {
@@ -163,6 +164,23 @@ export class ApiHandler {
       throw error;
     }
   };
+
+  /** Ends every pending latency wait at once (server close/restart), so no timer outlives it. */
+  releaseDelays(): void {
+    for (const release of [...this.#delays]) release();
+  }
+
+  #delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const release = () => {
+        clearTimeout(id);
+        this.#delays.delete(release);
+        resolve();
+      };
+      const id = setTimeout(release, ms);
+      this.#delays.add(release);
+    });
+  }
 
   #nonResource(request: Request, path: string): Response {
     if (request.method !== "GET") throw methodNotAllowed();
@@ -431,19 +449,6 @@ export class ApiHandler {
       headers: { ...JSON_HEADERS, "cache-control": "no-cache, private" },
     });
   }
-}
-
-/** Waits, but gives up when the client goes away (no timer outlives its request). */
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const id = setTimeout(done, ms);
-    function done() {
-      clearTimeout(id);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 function parseJson(text: string): unknown {

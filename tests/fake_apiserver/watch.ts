@@ -109,7 +109,8 @@ export class WatchHub {
             if (done) return;
             done = true;
             cleanup();
-            controller.error(new Error("watch dropped by fault injection"));
+            // Deno.serve logs the reason and tears the connection down without a last chunk.
+            controller.error("fake API server: watch stream dropped on purpose (fault injection)");
           },
           close() {
             if (done) return;
