@@ -9,7 +9,10 @@ import {
 import { LEASES } from "../../lib/kube/resource.ts";
 import type { KubeRequest, KubeTransport } from "../../lib/kube/transport.ts";
 import { LeaderElectionMetrics } from "../../lib/metrics.ts";
+import { KubeConfigTransport } from "../../lib/kube/transport.ts";
+import { FakeApiServer } from "../fake_apiserver/mod.ts";
 import { FakeClock } from "../support/fake_clock.ts";
+import { KubeConfig } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 
 // ---------------------------------------------------------------------------------------------
@@ -400,4 +403,139 @@ Deno.test("the default identity is hostname_uuid", () => {
     elector.identity,
     /^.+_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
   );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Part 2: two electors against the fake API server over HTTP, on real (short) time. Checks are
+// "eventually" with a generous deadline; nothing asserts how long anything took.
+// ---------------------------------------------------------------------------------------------
+
+/** Short enough for a test, long enough that a busy CI machine does not miss renewals. */
+const SHORT: LeaderElectorOptions["durations"] = {
+  leaseDurationMs: 2_000,
+  renewDeadlineMs: 1_500,
+  retryPeriodMs: 100,
+};
+
+/** Polls `condition` until it holds; fails after a generous deadline. */
+async function eventually(what: string, condition: () => boolean | Promise<boolean>) {
+  const deadline = Date.now() + 15_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail(`Timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function withFakeApiServer(
+  fn: (server: FakeApiServer, transport: KubeConfigTransport) => Promise<void>,
+): Promise<void> {
+  const server = await FakeApiServer.start();
+  const kc = new KubeConfig();
+  kc.loadFromString(server.kubeconfigYaml());
+  const transport = new KubeConfigTransport(kc);
+  try {
+    await fn(server, transport);
+  } finally {
+    transport.close();
+    await server.close();
+  }
+}
+
+function liveCandidate(
+  transport: KubeTransport,
+  identity: string,
+  extra: Partial<LeaderElectorOptions> = {},
+): Candidate {
+  return new Candidate({
+    client: new ResourceClient<Lease>(transport, LEASES),
+    namespace: "default",
+    identity,
+    durations: SHORT,
+    ...extra,
+  }).start();
+}
+
+/** Samples both electors until `until` holds, failing if both ever lead at once. */
+async function neverBothLead(a: Candidate, b: Candidate, until: () => boolean, what: string) {
+  await eventually(what, () => {
+    assert.ok(
+      !(a.elector.isLeader() && b.elector.isLeader()),
+      "two electors lead at the same time",
+    );
+    return until();
+  });
+}
+
+async function readLease(transport: KubeTransport): Promise<Lease> {
+  return await new ResourceClient<Lease>(transport, LEASES).get(
+    "fcf824fa.giantswarm.io",
+    "default",
+  );
+}
+
+Deno.test("on the API server one of two electors leads, and the other takes over after a release", async () => {
+  await withFakeApiServer(async (_server, transport) => {
+    const a = liveCandidate(transport, "a");
+    const b = liveCandidate(transport, "b");
+    await neverBothLead(a, b, () => a.elector.isLeader() || b.elector.isLeader(), "one leads");
+    const [leader, follower] = a.elector.isLeader() ? [a, b] : [b, a];
+    // Let several renewals and acquisition attempts happen while checking exclusivity.
+    const renewTimes = new Set<string>();
+    await eventually("the leader has renewed a few times", async () => {
+      assert.ok(!(a.elector.isLeader() && b.elector.isLeader()), "two electors lead at once");
+      renewTimes.add((await readLease(transport)).spec?.renewTime ?? "");
+      return renewTimes.size >= 5;
+    });
+    assert.equal(leader.elector.isLeader(), true);
+    assert.equal(follower.elector.isLeader(), false);
+    const before = (await readLease(transport)).spec!;
+    assert.equal(before.holderIdentity, leader.elector.identity);
+
+    await leader.shutdown();
+    const released = (await readLease(transport)).spec!;
+    assert.equal(
+      released.holderIdentity === "" || released.holderIdentity === follower.elector.identity,
+      true,
+    );
+    await eventually("the follower leads", () => follower.elector.isLeader());
+    const after = (await readLease(transport)).spec!;
+    assert.equal(after.holderIdentity, follower.elector.identity);
+    assert.equal(after.leaseTransitions, before.leaseTransitions! + 1);
+    assert.equal(leader.seen.stopped, 1);
+    await follower.shutdown();
+  });
+});
+
+Deno.test("on the API server the other elector takes over once a crashed leader's lease expires", async () => {
+  await withFakeApiServer(async (_server, transport) => {
+    const a = liveCandidate(transport, "a", { releaseOnCancel: false });
+    await eventually("a leads", () => a.elector.isLeader());
+    const b = liveCandidate(transport, "b");
+    await eventually("b has seen a as leader", () => b.seen.newLeaders.includes("a"));
+    await a.shutdown(); // stops renewing and leaves the lease held, like a killed process
+    assert.equal((await readLease(transport)).spec?.holderIdentity, "a");
+    await eventually("b leads", () => b.elector.isLeader());
+    assert.equal((await readLease(transport)).spec?.holderIdentity, "b");
+    await b.shutdown();
+  });
+});
+
+Deno.test("on the API server a leader that cannot renew steps down", async () => {
+  await withFakeApiServer(async (server, transport) => {
+    const a = liveCandidate(transport, "a");
+    await eventually("a leads", () => a.elector.isLeader());
+    const b = liveCandidate(transport, "b");
+    await eventually("b has seen a as leader", () => b.seen.newLeaders.includes("a"));
+    // Every lease write fails from now on: nobody can renew or take over.
+    server.faults.failNext({ verb: "update", resource: "leases" }, { code: 500 }, 1_000_000);
+    await eventually("a steps down", () => !a.elector.isLeader());
+    await a.done;
+    assert.equal(a.seen.stopped, 1);
+    assert.equal(a.leadingSignal?.aborted, true);
+    assert.equal(a.stop.signal.aborted, false, "run ended on its own: leadership was lost");
+    assert.equal(b.elector.isLeader(), false);
+    server.faults.reset();
+    await eventually("b takes over", () => b.elector.isLeader());
+    await b.shutdown();
+  });
 });
