@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
-import { EventRecorder, type KubeEvent } from "../../lib/kube/events.ts";
-import type { KubeObject } from "../../lib/kube/resource.ts";
-import type { KubeRequest, KubeTransport } from "../../lib/kube/transport.ts";
+import { KubeConfig } from "@kubernetes/client-node";
+import { ResourceClient } from "../../lib/kube/client.ts";
+import { EventRecorder, EVENTS, type KubeEvent } from "../../lib/kube/events.ts";
+import { CORE_EVENTS, type KubeObject } from "../../lib/kube/resource.ts";
+import {
+  KubeConfigTransport,
+  type KubeRequest,
+  type KubeTransport,
+} from "../../lib/kube/transport.ts";
+import { FakeApiServer } from "../fake_apiserver/mod.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 
 /**
@@ -250,4 +257,58 @@ Deno.test("the de-duplication cache is bounded and forgets the least recently us
     (r.body as KubeEvent).regarding.name
   );
   assert.deepEqual(posts, ["a", "b", "c", "b"]);
+});
+
+Deno.test("against the API server repeats become one event with a series, visible as core v1 too", async () => {
+  const server = await FakeApiServer.start();
+  const kc = new KubeConfig();
+  kc.loadFromString(server.kubeconfigYaml());
+  const transport = new KubeConfigTransport(kc);
+  try {
+    const clock = new FakeClock();
+    const recorder = new EventRecorder({ transport, reportingInstance: "host_1", clock });
+    const object = release("r1", "default");
+    await recorder.event(object, "Warning", "UploadFailed", "datastore full", "Upload");
+    await clock.advance(30_000);
+    await recorder.event(object, "Warning", "UploadFailed", "datastore full", "Upload");
+    await recorder.event(release("cluster-wide"), "Normal", "Created", "ok");
+
+    const events = await new ResourceClient<KubeEvent>(transport, EVENTS).list({
+      namespace: "default",
+    });
+    assert.equal(events.items.length, 2);
+    const upload = events.items.find((e) => e.reason === "UploadFailed")!;
+    assert.equal(upload.series?.count, 2);
+    assert.equal(upload.note, "datastore full");
+    assert.equal(upload.regarding.name, "r1");
+    assert.ok(upload.metadata.uid, "created by the server");
+
+    const core = await new ResourceClient(transport, CORE_EVENTS).list({ namespace: "default" });
+    const coreUpload = core.items.find((e) => e.reason === "UploadFailed")!;
+    assert.equal(coreUpload.message, "datastore full");
+    assert.equal((coreUpload.involvedObject as { name: string }).name, "r1");
+  } finally {
+    transport.close();
+    await server.close();
+  }
+});
+
+Deno.test("against the API server a failed write is dropped and later events still go through", async () => {
+  const server = await FakeApiServer.start();
+  const kc = new KubeConfig();
+  kc.loadFromString(server.kubeconfigYaml());
+  const transport = new KubeConfigTransport(kc);
+  try {
+    const recorder = new EventRecorder({ transport, reportingInstance: "host_1" });
+    server.faults.failNext({ verb: "create", resource: "events" }, { code: 500 });
+    await recorder.event(release("r1", "default"), "Normal", "First", "dropped");
+    await recorder.event(release("r1", "default"), "Normal", "Second", "kept");
+    const events = await new ResourceClient<KubeEvent>(transport, EVENTS).list({
+      namespace: "default",
+    });
+    assert.deepEqual(events.items.map((e) => e.reason), ["Second"]);
+  } finally {
+    transport.close();
+    await server.close();
+  }
 });
