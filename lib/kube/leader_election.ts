@@ -185,6 +185,23 @@ export class LeaderElector {
   }
 
   /**
+   * A liveness check in the shape of `Readiness.addCheck`, like client-go's `HealthzAdaptor`:
+   * fails when this process believes it leads but has not renewed for longer than the lease
+   * duration plus `toleranceMs`. Renewal failures make the elector step down by themselves;
+   * this catches a renew loop that is wedged (a bug, a starved event loop), so the kubelet
+   * restarts a process that may otherwise act as a second leader.
+   */
+  healthCheck(toleranceMs = 20_000): () => { ok: boolean; reason?: string } {
+    return () => {
+      if (!this.#leading) return { ok: true };
+      const sinceRenewalMs = this.#clock.now() - this.#observedAt;
+      return sinceRenewalMs > this.#durations.leaseDurationMs + toleranceMs
+        ? { ok: false, reason: `lease ${this.name} not renewed for ${sinceRenewalMs} ms` }
+        : { ok: true };
+    };
+  }
+
+  /**
    * Campaigns until the lease is held, leads until `signal` aborts or renewal fails, then
    * releases the lease (on abort) and calls `onStoppedLeading`. Resolves when all that is done.
    * API errors never escape; it rejects only when this elector is already running.

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { Clock } from "../../lib/clock.ts";
 import { ResourceClient } from "../../lib/kube/client.ts";
 import {
   type LeaderCallbacks,
@@ -343,6 +344,40 @@ Deno.test("a leader steps down even when its requests hang and ignore the abort"
   await elapse(clock, 20_000);
   assert.equal(a.elector.isLeader(), false);
   assert.equal(a.seen.stopped, 1);
+  await a.done;
+});
+
+Deno.test("the health check fails only when a leader's renew loop is wedged", async () => {
+  const stub = new LeaseStub();
+  const clock = new FakeClock();
+  // Timers can be frozen while time moves on, as when the renew loop stops being scheduled.
+  let frozen = false;
+  const wedgeable: Clock = {
+    now: () => clock.now(),
+    setTimer: (ms, fn) => clock.setTimer(ms, () => frozen || fn()),
+    sleep: (ms, signal) =>
+      new Promise((resolve, reject) => {
+        const timer = wedgeable.setTimer(ms, () => resolve());
+        signal?.addEventListener("abort", () => {
+          timer.cancel();
+          reject(signal.reason);
+        }, { once: true });
+      }),
+  };
+  const a = candidate(stub, clock, "a", { clock: wedgeable });
+  const check = a.elector.healthCheck(5_000);
+  assert.deepEqual(check(), { ok: true }, "a candidate is healthy");
+  a.start();
+  await elapse(clock, 30_000);
+  assert.deepEqual(check(), { ok: true }, "a renewing leader is healthy");
+  frozen = true;
+  await elapse(clock, 25_000);
+  const wedged = check();
+  assert.equal(wedged.ok, false);
+  assert.match(wedged.reason ?? "", /lease fcf824fa\.giantswarm\.io not renewed for \d+ ms/);
+  frozen = false;
+  a.stop.abort();
+  await elapse(clock, 1_000);
   await a.done;
 });
 
