@@ -157,7 +157,8 @@ export interface FieldError {
     | "FieldValueTypeInvalid"
     | "FieldValueForbidden"
     | "FieldValueTooLong"
-    | "FieldValueTooMany";
+    | "FieldValueTooMany"
+    | "FieldValueDuplicate";
   field: string;
   /** The offending value; omitted for Required/Forbidden. */
   value?: unknown;
@@ -174,6 +175,7 @@ const TYPE_TEXT: Record<FieldError["type"], string> = {
   FieldValueForbidden: "Forbidden",
   FieldValueTooLong: "Too long",
   FieldValueTooMany: "Too many",
+  FieldValueDuplicate: "Duplicate value",
 };
 
 /** field.Error.ErrorBody(): `Invalid value: "x": detail`. */

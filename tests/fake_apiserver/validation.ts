@@ -242,6 +242,7 @@ function walkValidate(
     if (schema.items) {
       value.forEach((item, i) => walkValidate(item, schema.items!, `${path}[${i}]`, errors));
     }
+    errors.push(...listDuplicates(value, schema, path));
   }
   if (isObject(value)) {
     for (const name of schema.required ?? []) {
@@ -256,6 +257,26 @@ function walkValidate(
       if (prop) walkValidate(item, prop, child(path, key), errors);
     }
   }
+}
+
+/** `x-kubernetes-list-type: set|map` forbid duplicates (map: by the list-map keys). */
+function listDuplicates(value: unknown[], schema: JsonSchema, path: string): FieldError[] {
+  const type = schema["x-kubernetes-list-type"];
+  if (type !== "set" && type !== "map") return [];
+  const keys = schema["x-kubernetes-list-map-keys"] ?? [];
+  const seen = new Set<string>();
+  const errors: FieldError[] = [];
+  value.forEach((item, i) => {
+    const identity = type === "set" || !isObject(item)
+      ? item
+      : Object.fromEntries(keys.map((k) => [k, item[k]]));
+    const id = JSON.stringify(identity);
+    if (seen.has(id)) {
+      errors.push({ type: "FieldValueDuplicate", field: `${path}[${i}]`, value: identity });
+    }
+    seen.add(id);
+  });
+  return errors;
 }
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -113,3 +113,26 @@ Deno.test("updates are validated too", async () => {
   assert.equal(reply.status, 422);
   assert.equal(reply.body.details.causes[0].field, "spec.size");
 });
+
+Deno.test("list-type map and set reject duplicate entries", () => {
+  const schema: JsonSchema = {
+    type: "object",
+    properties: {
+      byName: {
+        type: "array",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["name"],
+        items: { type: "object", properties: { name: { type: "string" }, v: { type: "integer" } } },
+      },
+      tags: { type: "array", "x-kubernetes-list-type": "set", items: { type: "string" } },
+    },
+  };
+  const errors = validateSchema({
+    byName: [{ name: "a", v: 1 }, { name: "a", v: 2 }],
+    tags: ["x", "y", "x"],
+  }, schema);
+  assert.deepEqual(errors.map((e) => `${e.field} ${e.type}`), [
+    "byName[1] FieldValueDuplicate",
+    "tags[2] FieldValueDuplicate",
+  ]);
+});
