@@ -50,6 +50,15 @@ import {
   type ResourceType,
 } from "./resource.ts";
 import type { KubeRequest, KubeTransport } from "./transport.ts";
+import {
+  LineDecoder,
+  parseWatchLine,
+  type RawWatchEvent,
+  WatchStreamError,
+} from "./watch_lines.ts";
+import { interruption, link } from "../abort.ts";
+
+export { LineDecoder, parseWatchLine, type RawWatchEvent, WatchStreamError };
 
 /** What the watcher yields. */
 export type WatchEvent<T extends KubeObject> =
@@ -90,11 +99,6 @@ export interface WatcherOptions {
 /** No event or bookmark arrived within the inactivity deadline. */
 export class InactivityTimeoutError extends Error {
   override name = "InactivityTimeoutError";
-}
-
-/** The API server answered with something that is not a valid list or watch stream. */
-export class WatchStreamError extends Error {
-  override name = "WatchStreamError";
 }
 
 type State<T extends KubeObject> =
@@ -443,69 +447,6 @@ class WatchStream {
   }
 }
 
-/** One line of a watch stream, validated just enough to be safe to use. */
-export interface RawWatchEvent {
-  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
-  object: KubeObject | ApiStatus;
-}
-
-const EVENT_TYPES = new Set(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]);
-
-/** Parses one watch line; throws `WatchStreamError` naming the watch and the bad text. */
-export function parseWatchLine(line: string, what: string): RawWatchEvent {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (error) {
-    throw new WatchStreamError(
-      `Cannot parse event from the watch of ${what}: ${JSON.stringify(line.slice(0, 200))}`,
-      { cause: error },
-    );
-  }
-  const event = value as Partial<RawWatchEvent> | null;
-  const object = event?.object as { metadata?: unknown } | undefined;
-  if (
-    !event || typeof event.type !== "string" || !EVENT_TYPES.has(event.type) ||
-    !object || typeof object !== "object" ||
-    (event.type !== "ERROR" && (typeof object.metadata !== "object" || !object.metadata))
-  ) {
-    throw new WatchStreamError(
-      `Cannot use event from the watch of ${what}: ${JSON.stringify(line.slice(0, 200))}`,
-    );
-  }
-  return event as RawWatchEvent;
-}
-
-/**
- * Splits a byte stream into non-empty lines, across chunk boundaries and split UTF-8
- * sequences. Pieces of a long line are joined once, when its end arrives.
- */
-export class LineDecoder {
-  readonly #decoder = new TextDecoder();
-  #pieces: string[] = [];
-
-  push(chunk: Uint8Array): string[] {
-    const text = this.#decoder.decode(chunk, { stream: true });
-    if (!text.includes("\n")) {
-      if (text) this.#pieces.push(text);
-      return [];
-    }
-    this.#pieces.push(text);
-    const lines = this.#pieces.join("").split("\n");
-    const rest = lines.pop()!;
-    this.#pieces = rest ? [rest] : [];
-    return lines.map((l) => l.trim()).filter((l) => l.length > 0);
-  }
-
-  /** The unterminated last line, if any (servers may omit the final newline). */
-  flush(): string | undefined {
-    this.#pieces.push(this.#decoder.decode());
-    const rest = this.#pieces.join("").trim();
-    this.#pieces = [];
-    return rest || undefined;
-  }
-}
-
 /** Maps an ERROR event's Status to our error classes (410 becomes `GoneError`). */
 function errorFromStatus(status: ApiStatus, what: string): Error {
   const code = typeof status.code === "number" ? status.code : 500;
@@ -517,27 +458,6 @@ function errorFromStatus(status: ApiStatus, what: string): Error {
 function fillTypeMeta(object: KubeObject, type: ResourceType): void {
   object.apiVersion ??= apiVersionOf(type);
   object.kind ??= type.kind;
-}
-
-/** A promise that rejects with the signal's reason once it aborts (never unhandled). */
-function interruption(signal: AbortSignal): Promise<never> {
-  const promise = new Promise<never>((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-  });
-  promise.catch(() => {});
-  return promise;
-}
-
-/** Aborts `controller` when `outer` aborts; returns the unlink function. */
-function link(outer: AbortSignal, controller: AbortController): () => void {
-  if (outer.aborted) {
-    controller.abort(outer.reason);
-    return () => {};
-  }
-  const onAbort = () => controller.abort(outer.reason);
-  outer.addEventListener("abort", onAbort, { once: true });
-  return () => outer.removeEventListener("abort", onAbort);
 }
 
 function describe(type: ResourceType, namespace?: string): string {
