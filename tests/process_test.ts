@@ -1,0 +1,132 @@
+/**
+ * The operator as a process: `main.ts` started as a child against the fake API server, driven
+ * through its probes, metrics, Lease and signals, the way Kubernetes drives the pod.
+ */
+import assert from "node:assert/strict";
+import { KubeConfig } from "@kubernetes/client-node";
+import { ResourceClient } from "../lib/kube/client.ts";
+import type { Lease } from "../lib/kube/leader_election.ts";
+import { LEASES } from "../lib/kube/resource.ts";
+import { KubeConfigTransport } from "../lib/kube/transport.ts";
+import { FakeApiServer } from "./fake_apiserver/mod.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Polls `check` until it returns a value, failing after a generous deadline. */
+async function eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`Timed out waiting for ${what}`, { cause: last });
+}
+
+async function get(url: string): Promise<{ status: number; body: string }> {
+  const response = await fetch(url);
+  return { status: response.status, body: await response.text() };
+}
+
+function startOperator(args: string[]) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+Deno.test("the operator process becomes ready, leads, and releases its lease on SIGTERM", async () => {
+  const server = await FakeApiServer.start();
+  const dir = await Deno.makeTempDir();
+  const kubeconfig = `${dir}/kubeconfig`;
+  await server.writeKubeconfig(kubeconfig);
+  const config = new KubeConfig();
+  config.loadFromString(server.kubeconfigYaml());
+  const transport = new KubeConfigTransport(config);
+  const leases = new ResourceClient<Lease>(transport, LEASES);
+  const healthPort = freePort();
+  const metricsPort = freePort();
+  const child = startOperator([
+    `--kubeconfig=${kubeconfig}`,
+    "--leader-elect",
+    "--leader-election-namespace=default",
+    `--health-probe-bind-address=127.0.0.1:${healthPort}`,
+    `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+  ]);
+  const output = Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  try {
+    await eventually("/readyz to pass", async () => {
+      const { status } = await get(`http://127.0.0.1:${healthPort}/readyz`);
+      return status === 200 ? true : undefined;
+    });
+    assert.equal((await get(`http://127.0.0.1:${healthPort}/healthz`)).status, 200);
+
+    const lease = await eventually("the lease to be held", async () => {
+      const lease = await leases.get("fcf824fa.giantswarm.io", "default");
+      return lease.spec?.holderIdentity ? lease : undefined;
+    });
+    assert.equal(lease.spec?.leaseDurationSeconds, 15);
+
+    const metrics = await eventually("leadership in the metrics", async () => {
+      const { body } = await get(`http://127.0.0.1:${metricsPort}/metrics`);
+      return /leader_election_master_status\{name="fcf824fa.giantswarm.io"\} 1/.test(body)
+        ? body
+        : undefined;
+    });
+    assert.match(metrics, /process_resident_memory_bytes/);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  const status = await child.status;
+  const [, stderr] = await output;
+  assert.equal(status.code, 0, `exit code; stderr:\n${stderr}`);
+
+  const released = await leases.get("fcf824fa.giantswarm.io", "default");
+  assert.equal(released.spec?.holderIdentity ?? "", "", "the lease is released on shutdown");
+
+  const lines = stderr.trim().split("\n").map((line) => JSON.parse(line));
+  for (const line of lines) {
+    assert.ok(line.level && line.time && line.msg, `structured log line: ${JSON.stringify(line)}`);
+  }
+  assert.ok(lines.some((line) => line.msg === "Shutting down" && line.signal === "SIGTERM"));
+
+  transport.close();
+  await server.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("an unknown flag exits with status 2 and names the flag", async () => {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, "--leader-elekt"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 2);
+  assert.match(new TextDecoder().decode(stderr), /Unknown flag "--leader-elekt"/);
+});
+
+Deno.test("a missing kubeconfig exits with status 1 and names the file", async () => {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, "--kubeconfig=/nonexistent/kubeconfig"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 1);
+  assert.match(new TextDecoder().decode(stderr), /\/nonexistent\/kubeconfig/);
+});
