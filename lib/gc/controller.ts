@@ -1,0 +1,173 @@
+/**
+ * The NodeImage garbage collector's reconcile: plan with `planGc` (pure), then mark, wait or
+ * delete. Keys are `namespace/name` of NodeImages in the operator's namespace.
+ *
+ * Guarantees:
+ * - Time comes from the injected `Clock`, so tests step a fake clock instead of waiting.
+ * - A mark is a conditional write and a delete carries uid and resourceVersion preconditions;
+ *   a Conflict means the image changed (perhaps re-adopted), so it is read again from the API
+ *   server and planned again (§11.5). After a bounded number of rounds the key is retried
+ *   with backoff.
+ * - An unused image waits with `requeueAfter` (never a sleep), and is looked at again at once
+ *   whenever it changes.
+ */
+import type { Clock } from "../clock.ts";
+import { realClock } from "../clock.ts";
+import { done, type ReconcileResult, requeueAfter } from "../controller/result.ts";
+import { formatGoDuration } from "../duration.ts";
+import { ResourceClient } from "../kube/client.ts";
+import { ConflictError, NotFoundError } from "../kube/errors.ts";
+import type { EventRecorder } from "../kube/events.ts";
+import { type NodeImage, nodeImageReference, stateOf } from "../release/objects.ts";
+import { parseObjectKey } from "../kube/resource.ts";
+import type { Store } from "../kube/store.ts";
+import type { KubeTransport } from "../kube/transport.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import { NODE_IMAGES, NodeImageState } from "../names.ts";
+import { NodeImageConflictError, writeNodeImage } from "../release/node_image_writes.ts";
+import { formatLastUsed } from "./last_used.ts";
+import { type GcPlan, planGc } from "./plan.ts";
+
+/** Event reasons on NodeImages. */
+export const GcEventReason = {
+  /** No Release uses the image; it waits out the retention period. */
+  Orphaned: "Orphaned",
+  /** The retention period of an unused image has passed. */
+  Expired: "Expired",
+  /** The collector deleted the image. */
+  Deleted: "Deleted",
+} as const;
+
+/** Plan-and-act rounds per reconcile before handing the key back for backoff. */
+const ROUNDS = 8;
+
+export interface NodeImageGcOptions {
+  transport: KubeTransport;
+  /** Cache of NodeImages in the operator's namespace. */
+  nodeImages: Store<NodeImage>;
+  /** `--image-retention-period` in milliseconds; 0 deletes unused images at once. */
+  retentionMs: number;
+  recorder: EventRecorder;
+  clock?: Clock;
+  log?: Logger;
+}
+
+/** Collects unused NodeImages; hand `reconcile` to a `Controller`. */
+export class NodeImageGarbageCollector {
+  readonly #options: NodeImageGcOptions;
+  readonly #client: ResourceClient<NodeImage>;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+
+  constructor(options: NodeImageGcOptions) {
+    this.#options = options;
+    this.#client = new ResourceClient<NodeImage>(options.transport, NODE_IMAGES);
+    this.#clock = options.clock ?? realClock;
+    this.#log = options.log ?? silentLogger;
+  }
+
+  /** The `Reconciler` for a `Controller`: key = `namespace/name`. */
+  reconcile = async (key: string, signal: AbortSignal): Promise<ReconcileResult> => {
+    const { namespace, name } = parseObjectKey(key);
+    const log = this.#log.with({ nodeImage: key });
+    const retentionMs = this.#options.retentionMs;
+    let image = this.#options.nodeImages.get(key);
+    let lastConflict: ConflictError | undefined;
+    for (let round = 0; round < ROUNDS; round++) {
+      if (!image) return done();
+      const now = this.#clock.now();
+      const plan = planGc(image, now, retentionMs);
+      try {
+        switch (plan.action) {
+          case "None":
+            return done();
+          case "Wait":
+            return requeueAfter(plan.requeueAfterMs);
+          case "MarkAwaitingDeletion":
+            image = await this.#mark(image, now, plan, log, signal);
+            continue;
+          case "Delete":
+            await this.#client.delete(name, namespace, { ...plan.preconditions, signal });
+            await this.#deleted(image, plan, log);
+            return done();
+        }
+      } catch (error) {
+        if (error instanceof NotFoundError) return done();
+        if (!(error instanceof ConflictError)) throw error;
+        lastConflict = error;
+        image = await this.#read(name, namespace!, signal);
+      }
+    }
+    throw new NodeImageConflictError(
+      `Cannot collect NodeImage "${key}": it changed under each of ${ROUNDS} attempts; ` +
+        `retrying with backoff`,
+      { cause: lastConflict },
+    );
+  };
+
+  async #mark(
+    image: NodeImage,
+    now: number,
+    plan: Extract<GcPlan, { action: "MarkAwaitingDeletion" }>,
+    log: Logger,
+    signal: AbortSignal,
+  ): Promise<NodeImage | undefined> {
+    const retentionMs = this.#options.retentionMs;
+    const marked = await writeNodeImage(this.#client, image, (current) => {
+      const again = planGc(current, now, retentionMs);
+      return again.action === "MarkAwaitingDeletion" ? again.writes : [];
+    }, { signal });
+    const wasAwaiting = stateOf(image) === NodeImageState.AwaitingDeletion;
+    if (marked && !wasAwaiting && stateOf(marked) === NodeImageState.AwaitingDeletion) {
+      const at = formatLastUsed(plan.expiresAtMs);
+      log.info("NodeImage unused; awaiting deletion", { deleteAt: at });
+      await this.#options.recorder.event(
+        nodeImageReference(marked),
+        "Normal",
+        GcEventReason.Orphaned,
+        `No Release uses this image; it will be deleted at ${at} (retention ` +
+          `${formatGoDuration(retentionMs)}) unless a Release uses it again`,
+        "AwaitDeletion",
+      );
+    }
+    return marked;
+  }
+
+  async #deleted(
+    image: NodeImage,
+    plan: Extract<GcPlan, { action: "Delete" }>,
+    log: Logger,
+  ): Promise<void> {
+    const { recorder, retentionMs } = this.#options;
+    const reference = nodeImageReference(image);
+    log.info("Deleted unused NodeImage", { reason: plan.reason });
+    if (plan.reason === "Expired") {
+      await recorder.event(
+        reference,
+        "Normal",
+        GcEventReason.Expired,
+        `Unused since ${formatLastUsed(plan.lastUsedMs!)}; the retention period of ` +
+          `${formatGoDuration(retentionMs)} has passed`,
+        "Delete",
+      );
+    }
+    await recorder.event(
+      reference,
+      "Normal",
+      GcEventReason.Deleted,
+      plan.reason === "Expired"
+        ? "Deleted: no Release used it during the retention period"
+        : "Deleted: no Release uses it and the retention period is 0",
+      "Delete",
+    );
+  }
+
+  async #read(name: string, namespace: string, signal: AbortSignal) {
+    try {
+      return await this.#client.get(name, namespace, signal);
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+}

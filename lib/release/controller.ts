@@ -1,0 +1,329 @@
+/**
+ * The release controller's reconcile: observe (caches, plus a read where the cache may lag),
+ * plan (`planRelease`, pure), execute the actions in order. Keys are Release names.
+ *
+ * Guarantees:
+ * - Level-triggered: every call re-reads the state; a no-op reconcile makes no API request.
+ * - Releases are only ever patched on `/metadata/finalizers` with a `test` op (§11.4).
+ * - NodeImage writes are conditional and re-planned after a Conflict (see node_image_writes).
+ * - Bad input never error-loops: a Release that is not ours resolves `done()` after one
+ *   Warning Event per generation; an image the API server refuses to create is a
+ *   `TerminalError`. Other failures throw and are retried with backoff, so nothing is lost.
+ *
+ * Caveats: the skipped generations are remembered in memory only, so a restart (or a new
+ * leader) reports each skipped Release once more.
+ */
+import type { ReconcileResult } from "../controller/result.ts";
+import { done, TerminalError } from "../controller/result.ts";
+import { ResourceClient } from "../kube/client.ts";
+import { AlreadyExistsError, InvalidError, NotFoundError } from "../kube/errors.ts";
+import type { EventRecorder } from "../kube/events.ts";
+import type { KubeTransport } from "../kube/transport.ts";
+import type { Store } from "../kube/store.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import { NODE_IMAGES, NodeImageState, RELEASES } from "../names.ts";
+import { patchReleaseFinalizer } from "./finalizer.ts";
+import { writeNodeImage } from "./node_image_writes.ts";
+import {
+  type NodeImage,
+  nodeImageReference,
+  type Release,
+  releaseReference,
+  releasesOf,
+  stateOf,
+} from "./objects.ts";
+import { planRelease, type ReleaseAction } from "./plan.ts";
+import { registrationWrites, unregistrationWrites } from "./registration.ts";
+
+/** Event reasons on Releases and NodeImages, for `kubectl events` and alerts. */
+export const ReleaseEventReason = {
+  /** Release: its NodeImage was created. NodeImage: created for a Release. */
+  NodeImageCreated: "NodeImageCreated",
+  /** Release: registered with an existing NodeImage. */
+  NodeImageAdopted: "NodeImageAdopted",
+  /** NodeImage: a Release was added to it. */
+  ReleaseAdded: "ReleaseAdded",
+  /** Release: unregistered from its NodeImage. */
+  NodeImageReleased: "NodeImageReleased",
+  /** NodeImage: a Release was removed from it. */
+  ReleaseRemoved: "ReleaseRemoved",
+} as const;
+
+export interface ReleaseReconcilerOptions {
+  transport: KubeTransport;
+  /** Cache of Releases (cluster-scoped). */
+  releases: Store<Release>;
+  /** Cache of NodeImages in `namespace`. */
+  nodeImages: Store<NodeImage>;
+  /** Where NodeImages live (`--namespace`). */
+  namespace: string;
+  /** Provider ids with a configured section. */
+  configuredProviders: readonly string[];
+  /** `--flatcar-channel`. */
+  channel: string;
+  recorder: EventRecorder;
+  log?: Logger;
+}
+
+/** Reconciles one Release per call; hand `reconcile` to a `Controller`. */
+export class ReleaseReconciler {
+  readonly #options: ReleaseReconcilerOptions;
+  readonly #releases: ResourceClient<Release>;
+  readonly #nodeImages: ResourceClient<NodeImage>;
+  readonly #log: Logger;
+  /** Release name → generation already reported as skipped. */
+  readonly #skipped = new Map<string, number>();
+
+  constructor(options: ReleaseReconcilerOptions) {
+    this.#options = options;
+    this.#releases = new ResourceClient<Release>(options.transport, RELEASES);
+    this.#nodeImages = new ResourceClient<NodeImage>(options.transport, NODE_IMAGES);
+    this.#log = options.log ?? silentLogger;
+  }
+
+  /** The `Reconciler` for a `Controller`: key = Release name. */
+  reconcile = async (name: string, signal: AbortSignal): Promise<ReconcileResult> => {
+    const { namespace, configuredProviders, channel } = this.#options;
+    const nodeImages = this.#options.nodeImages.list();
+    let release = this.#options.releases.get(name);
+    if (!release && nodeImages.some((image) => releasesOf(image).includes(name))) {
+      // Confirm before dropping references: the Release cache may lag behind the image's.
+      release = await this.#readRelease(name, signal);
+    }
+    const plan = planRelease({
+      name,
+      release,
+      nodeImages,
+      namespace,
+      configuredProviders,
+      channel,
+      skippedGeneration: this.#skipped.get(name),
+    });
+    const context: ExecutionContext = {
+      options: this.#options,
+      releases: this.#releases,
+      nodeImages: this.#nodeImages,
+      log: this.#log.with({ release: name }),
+      skipped: this.#skipped,
+    };
+    const run = new Execution(context, name, release, nodeImages, signal);
+    for (const action of plan.actions) {
+      if (!await run.perform(action)) break;
+    }
+    return done();
+  };
+
+  async #readRelease(name: string, signal: AbortSignal): Promise<Release | undefined> {
+    try {
+      return await this.#releases.get(name, undefined, signal);
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+}
+
+/** What an `Execution` works with; built by the reconciler for each call. */
+interface ExecutionContext {
+  options: ReleaseReconcilerOptions;
+  releases: ResourceClient<Release>;
+  nodeImages: ResourceClient<NodeImage>;
+  log: Logger;
+  skipped: Map<string, number>;
+}
+
+/** Carries out one plan; keeps what earlier actions learnt (the patched Release, a new image). */
+class Execution {
+  readonly #context: ExecutionContext;
+  readonly #name: string;
+  readonly #cachedImages: readonly NodeImage[];
+  readonly #signal: AbortSignal;
+  #release: Release | undefined;
+  #created: NodeImage | undefined;
+
+  constructor(
+    context: ExecutionContext,
+    name: string,
+    release: Release | undefined,
+    cachedImages: readonly NodeImage[],
+    signal: AbortSignal,
+  ) {
+    this.#context = context;
+    this.#name = name;
+    this.#release = release;
+    this.#cachedImages = cachedImages;
+    this.#signal = signal;
+  }
+
+  /** Performs one action; false when the rest of the plan no longer applies. */
+  async perform(action: ReleaseAction): Promise<boolean> {
+    const { options, releases, log, skipped } = this.#context;
+    switch (action.type) {
+      case "AddFinalizer":
+      case "RemoveFinalizer": {
+        const change = action.type === "AddFinalizer" ? "add" : "remove";
+        this.#release = await patchReleaseFinalizer(releases, this.#release!, change, this.#signal);
+        if (this.#release && change === "remove") log.info("Removed finalizer");
+        return this.#release !== undefined || change === "remove";
+      }
+      case "CreateNodeImage":
+        await this.#create(action.nodeImage);
+        return true;
+      case "Register":
+        await this.#register(action.nodeImage);
+        return true;
+      case "Unregister":
+        await this.#unregister(action.nodeImage, action.fresh);
+        return true;
+      case "ReportSkipped":
+        skipped.set(this.#name, action.generation);
+        log.info("Skipping Release", {
+          reason: action.reason,
+          detail: action.message,
+        });
+        await options.recorder.event(
+          releaseReference(this.#release!),
+          "Warning",
+          action.reason,
+          action.message,
+          "Skip",
+        );
+        return true;
+      case "ForgetSkipped":
+        skipped.delete(this.#name);
+        return true;
+    }
+  }
+
+  async #create(image: NodeImage): Promise<void> {
+    const { nodeImages, log } = this.#context;
+    try {
+      this.#created = await nodeImages.create(image, { signal: this.#signal });
+      log.info("Created NodeImage", { nodeImage: image.metadata.name });
+    } catch (error) {
+      if (error instanceof AlreadyExistsError) return; // created meanwhile: adopt it
+      if (error instanceof InvalidError) {
+        // The object is derived from the Release alone: the same request fails every time.
+        throw new TerminalError(
+          `Cannot create NodeImage "${image.metadata.namespace}/${image.metadata.name}" for ` +
+            `Release "${this.#name}": ${error.message}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  async #register(imageName: string): Promise<void> {
+    const { options, nodeImages, log } = this.#context;
+    const start = this.#created ?? this.#cached(imageName) ?? await this.#read(imageName);
+    if (!start) {
+      throw new Error(
+        `Cannot register Release "${this.#name}" with NodeImage "${options.namespace}/` +
+          `${imageName}": it was deleted meanwhile; it will be created again`,
+      );
+    }
+    let added = false;
+    let revivedFrom: string | undefined;
+    const result = await writeNodeImage(nodeImages, start, (image) => {
+      const writes = registrationWrites(image, this.#name);
+      if (writes.some((w) => w.kind === "status")) {
+        added ||= !releasesOf(image).includes(this.#name);
+        const state = stateOf(image);
+        if (state === NodeImageState.AwaitingDeletion) revivedFrom = state;
+      }
+      return writes;
+    }, { signal: this.#signal });
+    if (!result) {
+      throw new Error(
+        `Cannot register Release "${this.#name}" with NodeImage "${options.namespace}/` +
+          `${imageName}": it was deleted meanwhile; it will be created again`,
+      );
+    }
+    if (!added && !revivedFrom) return;
+    const revived = revivedFrom ? `; it left ${revivedFrom} and is ${NodeImageState.Pending}` : "";
+    log.info("Registered Release with NodeImage", {
+      nodeImage: imageName,
+      revived: revivedFrom !== undefined,
+    });
+    if (this.#created) {
+      await this.#event(
+        result,
+        ReleaseEventReason.NodeImageCreated,
+        `Created NodeImage ${imageName}`,
+      );
+      await this.#event(
+        result,
+        ReleaseEventReason.NodeImageCreated,
+        `Created for Release ${this.#name}`,
+        true,
+      );
+    } else {
+      await this.#event(
+        result,
+        ReleaseEventReason.NodeImageAdopted,
+        `Uses existing NodeImage ${imageName}`,
+      );
+      await this.#event(
+        result,
+        ReleaseEventReason.ReleaseAdded,
+        `Release ${this.#name} added${revived}`,
+        true,
+      );
+    }
+  }
+
+  async #unregister(imageName: string, fresh: boolean): Promise<void> {
+    const { nodeImages, log } = this.#context;
+    const start = fresh
+      ? await this.#read(imageName)
+      : this.#cached(imageName) ?? await this.#read(imageName);
+    if (!start) return;
+    let removed = false;
+    const result = await writeNodeImage(nodeImages, start, (image) => {
+      const writes = unregistrationWrites(image, this.#name);
+      removed ||= writes.length > 0;
+      return writes;
+    }, { signal: this.#signal });
+    if (!result || !removed) return;
+    log.info("Unregistered Release from NodeImage", { nodeImage: imageName });
+    const left = releasesOf(result).length;
+    if (this.#release) {
+      await this.#event(
+        result,
+        ReleaseEventReason.NodeImageReleased,
+        `No longer uses NodeImage ${imageName}`,
+      );
+    }
+    await this.#event(
+      result,
+      ReleaseEventReason.ReleaseRemoved,
+      `Release ${this.#name} removed; ${left} Release${left === 1 ? "" : "s"} left`,
+      true,
+    );
+  }
+
+  /** A Normal Event on the Release, or with `onImage` on the NodeImage. */
+  async #event(image: NodeImage, reason: string, note: string, onImage = false): Promise<void> {
+    const { recorder } = this.#context.options;
+    if (onImage) {
+      await recorder.event(nodeImageReference(image), "Normal", reason, note);
+    } else if (this.#release) {
+      await recorder.event(releaseReference(this.#release), "Normal", reason, note);
+    }
+  }
+
+  #cached(imageName: string): NodeImage | undefined {
+    return this.#cachedImages.find((image) => image.metadata.name === imageName);
+  }
+
+  async #read(imageName: string): Promise<NodeImage | undefined> {
+    const { options, nodeImages } = this.#context;
+    try {
+      return await nodeImages.get(imageName, options.namespace, this.#signal);
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+}

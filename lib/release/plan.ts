@@ -1,0 +1,188 @@
+/**
+ * Pure planning for the release controller: from a snapshot of what is observed (the Release,
+ * the cached NodeImages, configuration) to the list of actions the executor performs, in order.
+ *
+ * Classify, then act (kube-rs `finalizer` style):
+ * - **Gone**: the Release no longer exists. Drop its name from any NodeImage still listing it
+ *   (a reference left behind, e.g. by a finalizer removed by hand).
+ * - **Deleting**: unregister it from its NodeImage and from any other listing it, then remove
+ *   the finalizer. This never depends on the provider still being configured or the Release
+ *   still parsing (§11.3). Deleting or keeping the image is the garbage collector's decision.
+ * - **Skipped**: not ours (provider not configured, vintage name, missing component): one
+ *   Warning Event per generation, no finalizer, no error, no retry (§11.21). A finalizer left
+ *   from before (provider since disabled) stays until deletion, which removes it.
+ * - **Active**: finalizer first (so a deletion always finds the reference to clean), then the
+ *   NodeImage, then the registration, then unregistration from images it no longer needs
+ *   (its components changed).
+ */
+import {
+  type DerivedNodeImage,
+  deriveNodeImage,
+  providerIdFor,
+  providerNameOf,
+  ReleaseParseError,
+} from "./derive.ts";
+import { hasReleaseFinalizer } from "./finalizer.ts";
+import { newNodeImage, type NodeImage, type Release, releasesOf } from "./objects.ts";
+import { isRegistered } from "./registration.ts";
+
+/** Everything `planRelease` looks at: plain values, so tests write them as literals. */
+export interface ReleaseObservation {
+  /** The Release's name (the queue key). */
+  name: string;
+  /** The Release, or `undefined` when it no longer exists. */
+  release: Release | undefined;
+  /** NodeImages in the operator's namespace, as cached. */
+  nodeImages: readonly NodeImage[];
+  /** Namespace NodeImages are created in (`--namespace`). */
+  namespace: string;
+  /** Provider ids with a configured section (`capv`, `capvcd`, `capmox`). */
+  configuredProviders: readonly string[];
+  /** `--flatcar-channel`; a Release annotation may override it. */
+  channel: string;
+  /** The Release generation already reported as skipped, if any. */
+  skippedGeneration?: number;
+}
+
+/** One step for the executor. */
+export type ReleaseAction =
+  | { type: "AddFinalizer" }
+  | { type: "RemoveFinalizer" }
+  | { type: "CreateNodeImage"; nodeImage: NodeImage }
+  /** Make the NodeImage list the Release (and leave `""`/`AwaitingDeletion`). */
+  | { type: "Register"; nodeImage: string }
+  /** Remove the Release from the NodeImage; `fresh` reads it from the API server first. */
+  | { type: "Unregister"; nodeImage: string; fresh: boolean }
+  /** Tell the user once per generation why the Release is ignored. */
+  | { type: "ReportSkipped"; generation: number; reason: SkipReason; message: string }
+  /** Forget the remembered skipped generation (the Release is ours now, or gone). */
+  | { type: "ForgetSkipped" };
+
+export type SkipReason = "ProviderNotConfigured" | "NotANodeImageRelease";
+
+export type ReleaseClassification = "Gone" | "Deleting" | "Skipped" | "Active";
+
+export interface ReleasePlan {
+  classification: ReleaseClassification;
+  /** The NodeImage the Release needs, when it can be derived. */
+  derived?: DerivedNodeImage;
+  actions: ReleaseAction[];
+}
+
+/**
+ * Plans one reconcile of a Release.
+ *
+ * @example
+ * ```ts
+ * const plan = planRelease({
+ *   name: "vsphere-35.0.0", release, nodeImages: [], namespace: "giantswarm",
+ *   configuredProviders: ["capv"], channel: "stable",
+ * });
+ * // plan.actions: AddFinalizer, CreateNodeImage, Register
+ * ```
+ */
+export function planRelease(observed: ReleaseObservation): ReleasePlan {
+  const { release, name } = observed;
+  const listing = observed.nodeImages.filter((image) => releasesOf(image).includes(name));
+  const forget: ReleaseAction[] = observed.skippedGeneration !== undefined
+    ? [{ type: "ForgetSkipped" }]
+    : [];
+
+  if (!release) {
+    return {
+      classification: "Gone",
+      actions: [...forget, ...listing.map((image) => unregister(image, false))],
+    };
+  }
+
+  const derivation = derive(release, observed.channel);
+  const derived = derivation instanceof ReleaseParseError ? undefined : derivation;
+
+  if (release.metadata.deletionTimestamp) {
+    const actions: ReleaseAction[] = [...forget];
+    if (!hasReleaseFinalizer(release)) {
+      // We never registered it (the finalizer comes first), so only stray references remain.
+      actions.push(...listing.map((image) => unregister(image, false)));
+      return { classification: "Deleting", derived, actions };
+    }
+    // Read the derived image fresh: the cache may not show our own registration yet, and a
+    // reference left behind would keep the image alive forever.
+    if (derived) actions.push({ type: "Unregister", nodeImage: derived.objectName, fresh: true });
+    for (const image of listing) {
+      if (image.metadata.name !== derived?.objectName) actions.push(unregister(image, false));
+    }
+    actions.push({ type: "RemoveFinalizer" });
+    return { classification: "Deleting", derived, actions };
+  }
+
+  const skip = skipReason(name, derivation, observed.configuredProviders);
+  if (skip) {
+    const generation = release.metadata.generation ?? 0;
+    const actions: ReleaseAction[] = observed.skippedGeneration === generation
+      ? []
+      : [{ type: "ReportSkipped", generation, ...skip }];
+    return { classification: "Skipped", derived, actions };
+  }
+
+  const target = derived!;
+  const actions: ReleaseAction[] = [...forget];
+  if (!hasReleaseFinalizer(release)) actions.push({ type: "AddFinalizer" });
+  const cached = observed.nodeImages.find((image) => image.metadata.name === target.objectName);
+  if (!cached) {
+    actions.push({
+      type: "CreateNodeImage",
+      nodeImage: newNodeImage(target.objectName, observed.namespace, {
+        name: target.imageName,
+        provider: target.providerId,
+      }),
+    });
+  }
+  if (!cached || !isRegistered(cached, name)) {
+    actions.push({ type: "Register", nodeImage: target.objectName });
+  }
+  for (const image of listing) {
+    if (image.metadata.name !== target.objectName) actions.push(unregister(image, false));
+  }
+  return { classification: "Active", derived: target, actions };
+}
+
+function unregister(image: NodeImage, fresh: boolean): ReleaseAction {
+  return { type: "Unregister", nodeImage: image.metadata.name!, fresh };
+}
+
+function derive(release: Release, channel: string): DerivedNodeImage | ReleaseParseError {
+  try {
+    return deriveNodeImage(release, { channel });
+  } catch (error) {
+    if (error instanceof ReleaseParseError) return error;
+    throw error;
+  }
+}
+
+function skipReason(
+  name: string,
+  derivation: DerivedNodeImage | ReleaseParseError,
+  configured: readonly string[],
+): { reason: SkipReason; message: string } | undefined {
+  // The provider first: another provider's Release is "not ours" even if its components are odd.
+  let providerName: string;
+  try {
+    providerName = providerNameOf(name);
+  } catch (error) {
+    if (!(error instanceof ReleaseParseError)) throw error;
+    return { reason: "NotANodeImageRelease", message: `Ignoring Release: ${error.message}` };
+  }
+  const providerId = providerIdFor(providerName);
+  if (!configured.includes(providerId)) {
+    return {
+      reason: "ProviderNotConfigured",
+      message: `Ignoring Release: provider "${providerId}" (from the name prefix ` +
+        `"${providerName}") is not configured; configured: ` +
+        `${configured.length ? configured.join(", ") : "none"}`,
+    };
+  }
+  if (derivation instanceof ReleaseParseError) {
+    return { reason: "NotANodeImageRelease", message: `Ignoring Release: ${derivation.message}` };
+  }
+  return undefined;
+}
