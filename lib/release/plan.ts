@@ -120,7 +120,14 @@ export function planRelease(observed: ReleaseObservation): ReleasePlan {
     const generation = release.metadata.generation ?? 0;
     const actions: ReleaseAction[] = observed.skippedGeneration === generation
       ? []
-      : [{ type: "ReportSkipped", generation, ...skip }];
+      // The generation in the note keeps the Event recorder from folding a new generation's
+      // report into the previous one's series.
+      : [{
+        type: "ReportSkipped",
+        generation,
+        reason: skip.reason,
+        message: `${skip.message} (generation ${generation})`,
+      }];
     return { classification: "Skipped", derived, actions };
   }
 
