@@ -88,6 +88,13 @@ export interface RunningControllers {
   stop(): Promise<void>;
 }
 
+/** Reconciles a controller has finished so far (any outcome), from its metrics. */
+export async function reconcileCount(run: RunningControllers, controller: string): Promise<number> {
+  const metric = await run.registry.getSingleMetric("controller_runtime_reconcile_total")?.get();
+  return metric?.values.filter((v) => v.labels.controller === controller)
+    .reduce((sum, v) => sum + v.value, 0) ?? 0;
+}
+
 /** A test configuration with the given providers (their settings are never read here). */
 export function testConfig(providers: ProviderId[], retentionMs = 0): OperatorConfig {
   const sections: ProviderConfigs = {};
