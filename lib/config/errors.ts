@@ -4,7 +4,10 @@
  * all in one round. Messages never contain configured values of secret fields.
  */
 
-/** One problem with one field. `path` is empty for problems with the whole file. */
+/**
+ * One problem with one field. `path` is empty for problems with the whole file. A `file` that
+ * starts with `--` names a command-line flag instead (`--s3-timeout-seconds`).
+ */
 export interface ConfigIssue {
   file: string;
   path: string;
@@ -40,6 +43,9 @@ function describe(issues: readonly ConfigIssue[]): string {
     list.push(path ? `${path}: ${message}` : message);
     byFile.set(file, list);
   }
-  const parts = [...byFile].map(([file, list]) => `config file "${file}": ${list.join("; ")}`);
+  const parts = [...byFile].map(([file, list]) => {
+    const source = file.startsWith("--") ? `flag "${file}"` : `config file "${file}"`;
+    return `${source}: ${list.join("; ")}`;
+  });
   return `Invalid ${parts.join("; invalid ")}`;
 }

@@ -15,21 +15,16 @@
  */
 import { formatGoDuration } from "../duration.ts";
 import { PROVIDER_IDS, type ProviderId } from "../names.ts";
-import { Decoder, field, isObject, join, type YamlObject } from "./_decode.ts";
-import { parseYaml } from "./_yaml.ts";
+import { Decoder, field, isObject, type YamlObject } from "./_decode.ts";
+import { parseYaml, type YamlValue } from "./_yaml.ts";
 import { ConfigError } from "./errors.ts";
+import { type ReadTextFile, readTextFileFromDisk, unreadable } from "./mounted_files.ts";
 import { parseProxmoxSection, type ProxmoxConfig } from "./proxmox.ts";
 import { parseVcdSection, type VcdConfig } from "./vcd.ts";
 import { parseVsphereSection, type VsphereConfig } from "./vsphere.ts";
+import { loadS3Credentials, parseS3Section, S3_DEFAULTS, type S3Config } from "./s3.ts";
 
-export interface S3Config {
-  bucket: string;
-  region: string;
-  /** Plain HTTP instead of HTTPS in object URLs. */
-  http: boolean;
-  /** Per-request timeout; `s3.timeout` (seconds or a Go duration), default 90 s. */
-  timeoutMs: number;
-}
+export type { S3Config } from "./s3.ts";
 
 export interface ClientSetupConfig {
   /** First delay of the provider start-up retry (`clientSetup.initialBackoffDelay`, 5s). */
@@ -53,7 +48,7 @@ export const PROVIDER_SECTIONS: Readonly<Record<ProviderId, string>> = {
 };
 
 export const CONFIG_DEFAULTS = {
-  s3TimeoutMs: 90_000,
+  s3TimeoutMs: S3_DEFAULTS.timeoutMs,
   retentionMs: 0,
   initialBackoffMs: 5_000,
   retryCount: 5,
@@ -61,8 +56,10 @@ export const CONFIG_DEFAULTS = {
 
 /** A validated configuration. Printing or serialising it shows the `redacted()` view. */
 export class OperatorConfig {
-  /** The file it was loaded from, for messages. */
+  /** The file it was loaded from (or `flags`), for messages. */
   readonly file: string;
+  /** Every file it was read from (values.yaml, mounted files), for watching. */
+  readonly files: readonly string[];
   readonly s3: Readonly<S3Config>;
   /** `imageRetentionPeriod`; 0 deletes unused images at once. */
   readonly retentionMs: number;
@@ -75,8 +72,11 @@ export class OperatorConfig {
     retentionMs: number;
     clientSetup: ClientSetupConfig;
     providers: ProviderConfigs;
+    /** Default: `[file]`. */
+    files?: readonly string[];
   }) {
     this.file = fields.file;
+    this.files = fields.files ?? [fields.file];
     this.s3 = fields.s3;
     this.retentionMs = fields.retentionMs;
     this.clientSetup = fields.clientSetup;
@@ -140,17 +140,64 @@ export function parseOperatorConfig(text: string, file: string): OperatorConfig 
   const parsed = parseYaml(text, file);
   if (parsed.issues.length > 0) throw new ConfigError(parsed.issues);
   const d = new Decoder(file);
-  let root: YamlObject = {};
-  if (isObject(parsed.value)) root = parsed.value;
-  else if (parsed.value !== null) d.issue("", "expected a mapping at the top level");
+  const root = valuesRoot(parsed.value, d);
+  const settings = decodeGlobalSettings(root, d);
 
-  const s3Raw = d.object(field(root, "s3"), "s3") ?? {};
-  const s3: S3Config = {
-    bucket: d.optionalString(s3Raw, "bucket", "s3", ""),
-    region: d.optionalString(s3Raw, "region", "s3", ""),
-    http: d.boolean(s3Raw, "http", "s3", false),
-    timeoutMs: s3Timeout(s3Raw, d),
-  };
+  const providers: ProviderConfigs = {};
+  const vsphere = providerSection(root, "vsphere", d);
+  if (vsphere.enabled) providers.capv = parseVsphereSection(vsphere.section!, d, "vsphere");
+  const vcd = providerSection(root, "vcd", d);
+  if (vcd.enabled) providers.capvcd = parseVcdSection(vcd.section!, d, "vcd");
+  const proxmox = providerSection(root, "proxmox", d);
+  if (proxmox.enabled) providers.capmox = parseProxmoxSection(proxmox.section!, d, "proxmox");
+
+  if (d.issues.length > 0) throw new ConfigError(d.issues);
+  return new OperatorConfig({ file, ...settings, providers });
+}
+
+/**
+ * Reads, parses and validates a values.yaml file, and the S3 credentials file it names.
+ * @throws {ConfigError} when a file cannot be read or is invalid.
+ */
+export async function loadOperatorConfig(
+  path: string,
+  options: { readTextFile?: ReadTextFile } = {},
+): Promise<OperatorConfig> {
+  const read = options.readTextFile ?? readTextFileFromDisk;
+  let text: string;
+  try {
+    text = await read(path);
+  } catch (error) {
+    throw new ConfigError([unreadable(path, error)], { cause: error });
+  }
+  const config = parseOperatorConfig(text, path);
+  const s3 = await loadS3Credentials(config.s3, read);
+  if (s3.issues.length > 0) throw new ConfigError(s3.issues);
+  if (s3.value === config.s3) return config;
+  return new OperatorConfig({
+    ...config,
+    s3: s3.value,
+    files: [path, s3.value.credentialsFile!],
+  });
+}
+
+/** The settings outside the provider sections, as `OperatorConfig` takes them. */
+export interface GlobalSettings {
+  s3: S3Config;
+  retentionMs: number;
+  clientSetup: ClientSetupConfig;
+}
+
+/** The top-level mapping of a values document (an empty document is `{}`). */
+export function valuesRoot(value: YamlValue, d: Decoder): YamlObject {
+  if (isObject(value)) return value;
+  if (value !== null) d.issue("", "expected a mapping at the top level");
+  return {};
+}
+
+/** Decodes `s3`, `imageRetentionPeriod` and `clientSetup`, recording problems in `d`. */
+export function decodeGlobalSettings(root: YamlObject, d: Decoder): GlobalSettings {
+  const s3 = parseS3Section(d.object(field(root, "s3"), "s3") ?? {}, d, "s3");
   const retentionMs = d.duration(root, "imageRetentionPeriod", "", CONFIG_DEFAULTS.retentionMs);
   const setupRaw = d.object(field(root, "clientSetup"), "clientSetup") ?? {};
   const clientSetup: ClientSetupConfig = {
@@ -162,55 +209,19 @@ export function parseOperatorConfig(text: string, file: string): OperatorConfig 
     ),
     retryCount: d.count(setupRaw, "retryCount", "clientSetup", CONFIG_DEFAULTS.retryCount),
   };
-
-  const providers: ProviderConfigs = {};
-  const vsphere = enabledSection(root, "vsphere", d);
-  if (vsphere) providers.capv = parseVsphereSection(vsphere, d, "vsphere");
-  const vcd = enabledSection(root, "vcd", d);
-  if (vcd) providers.capvcd = parseVcdSection(vcd, d, "vcd");
-  const proxmox = enabledSection(root, "proxmox", d);
-  if (proxmox) providers.capmox = parseProxmoxSection(proxmox, d, "proxmox");
-
-  if (d.issues.length > 0) throw new ConfigError(d.issues);
-  return new OperatorConfig({ file, s3, retentionMs, clientSetup, providers });
+  return { s3, retentionMs, clientSetup };
 }
 
 /**
- * Reads, parses and validates a values.yaml file.
- * @throws {ConfigError} when the file cannot be read or is invalid.
+ * A provider section and whether it is enabled: present and not `enabled: false`. The section
+ * is returned even when disabled (a flag may enable it); `vsphere:` with no value is absent.
  */
-export async function loadOperatorConfig(
-  path: string,
-  options: { readTextFile?: (path: string) => Promise<string> } = {},
-): Promise<OperatorConfig> {
-  const read = options.readTextFile ?? ((p: string) => Deno.readTextFile(p));
-  let text: string;
-  try {
-    text = await read(path);
-  } catch (error) {
-    const reason = error instanceof Error ? error.name : "unknown error";
-    throw new ConfigError([{ file: path, path: "", message: `cannot read the file (${reason})` }], {
-      cause: error,
-    });
-  }
-  return parseOperatorConfig(text, path);
-}
-
-/** The section if it is present and not `enabled: false`; `vsphere:` with no value is absent. */
-function enabledSection(root: YamlObject, name: string, d: Decoder): YamlObject | undefined {
+export function providerSection(
+  root: YamlObject,
+  name: string,
+  d: Decoder,
+): { section?: YamlObject; enabled: boolean } {
   const section = d.object(field(root, name), name);
-  if (!section) return undefined;
-  return d.boolean(section, "enabled", name, true) ? section : undefined;
-}
-
-/** `s3.timeout`: whole seconds (the Go flag's unit) or a Go duration; "" means the default. */
-function s3Timeout(s3Raw: YamlObject, d: Decoder): number {
-  const text = d.optionalString(s3Raw, "timeout", "s3", "");
-  if (/^[0-9]+$/.test(text)) {
-    const seconds = Number(text);
-    if (seconds > 0) return seconds * 1000;
-    d.issue(join("s3", "timeout"), "must be more than 0 seconds");
-    return CONFIG_DEFAULTS.s3TimeoutMs;
-  }
-  return d.duration(s3Raw, "timeout", "s3", CONFIG_DEFAULTS.s3TimeoutMs);
+  if (!section) return { enabled: false };
+  return { section, enabled: d.boolean(section, "enabled", name, true) };
 }
