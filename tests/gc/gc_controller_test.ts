@@ -133,7 +133,12 @@ Deno.test("§11.5 regression: expiry never deletes an image a Release lists", as
     }, { [LAST_USED_ANNOTATION]: "2024-12-01T00:00:00Z" });
     const clock = new FakeClock();
     cluster.run({ clock, retentionMs: DAY });
-    const after = await state(cluster, IMAGE, "Pending");
+    // Registration writes the status, then drops the annotation: wait for both.
+    const after = await cluster.waitFor("Pending without last-used", async () => {
+      const image = await cluster.image(IMAGE);
+      return image?.status?.state === "Pending" &&
+        image.metadata.annotations?.[LAST_USED_ANNOTATION] === undefined && image;
+    });
     assert.equal(after.metadata.uid, before.metadata.uid);
     assert.deepEqual(after.status?.releases, ["vsphere-35.0.0"]);
     assert.equal(after.metadata.annotations?.[LAST_USED_ANNOTATION], undefined);

@@ -224,6 +224,13 @@ Deno.test("§11.21 regression: malformed, vintage and other-provider Releases ar
       await cluster.waitFor(`a warning about ${name}`, async () => (await warnings(name)).length);
     }
 
+    await cluster.waitFor(
+      "the valid Release's events",
+      async () =>
+        (await cluster.eventsAbout("vsphere-35.0.0")).length === 1 &&
+        (await cluster.eventsAbout(IMAGE)).length === 1,
+    );
+
     // Quiet afterwards: no error loop, no further requests.
     const before = run.transport.calls().length;
     await new Promise((resolve) => setTimeout(resolve, 300));
