@@ -18,6 +18,12 @@ export interface CheckResult {
   ok: boolean;
   /** Short reason shown after `failed:`; keep it free of secrets. */
   reason?: string;
+  /**
+   * For a passing check: something worth showing (e.g. a provider that is down but must not
+   * fail readiness). Shown as `[+]name ok: <warning>`, and it makes the body list every check
+   * even without `?verbose` (the probe still passes).
+   */
+  warning?: string;
 }
 
 /** A check is cheap and synchronous by preference; a promise is awaited. */
@@ -29,6 +35,8 @@ export interface CheckStatus {
   ok: boolean;
   excluded: boolean;
   reason?: string;
+  /** See `CheckResult.warning`. */
+  warning?: string;
 }
 
 /** The evaluated checks of one probe request. */
@@ -94,7 +102,14 @@ export class Readiness {
 async function evaluate(name: string, check: HealthCheck): Promise<CheckStatus> {
   try {
     const result = await check();
-    return { name, ok: result.ok === true, excluded: false, reason: result.reason };
+    const ok = result.ok === true;
+    return {
+      name,
+      ok,
+      excluded: false,
+      reason: result.reason,
+      ...(ok && result.warning ? { warning: result.warning } : {}),
+    };
   } catch (error) {
     return {
       name,
@@ -107,12 +122,14 @@ async function evaluate(name: string, check: HealthCheck): Promise<CheckStatus> 
 
 /**
  * Renders a report like Kubernetes: `ok` for a quiet success, the per-check list when
- * verbose or failing. `probe` names the endpoint in the closing line (`readyz check failed`).
+ * verbose, failing, or when a passing check carries a warning. `probe` names the endpoint in the closing line (`readyz check failed`).
  */
 export function renderReport(report: HealthReport, probe: string, verbose: boolean): string {
-  if (report.ok && !verbose) return "ok";
+  const warned = report.checks.some((c) => c.ok && !c.excluded && c.warning);
+  if (report.ok && !verbose && !warned) return "ok";
   const lines = report.checks.map((c) => {
     if (c.excluded) return `[+]${c.name} excluded: ok`;
+    if (c.ok && c.warning) return `[+]${c.name} ok: ${oneLine(c.warning)}`;
     if (c.ok) return `[+]${c.name} ok`;
     return `[-]${c.name} failed: ${oneLine(c.reason) || "no reason given"}`;
   });

@@ -1,0 +1,308 @@
+/**
+ * The provider registry: one `Provider` per configured provider id, each initialised in the
+ * background so that one unreachable platform never blocks or stops the others (the Go operator
+ * exited when any provider failed to start, §11.20).
+ *
+ * Guarantees:
+ * - `update(configs)` never waits for a platform: it builds providers with the injected
+ *   factories (so `lib/` never imports `providers/`) and starts a probe loop for each.
+ * - A probe loop retries with exponential backoff (`initialBackoffMs`, doubling, `retryCount`
+ *   steps), then keeps retrying at that cap for ever. It never gives up and never exits.
+ * - `update` keeps a provider whose config is unchanged (secrets compared by value, so a rotated
+ *   password counts as a change) and replaces one whose config changed, closing the old one.
+ * - Every state change is reported to `onChange` listeners (the image controller enqueues the
+ *   provider's NodeImages), and is listed on `/readyz` as an informational entry
+ *   `provider-<id>`: a down provider is shown in the body but does not fail readiness, because
+ *   readiness only gates traffic to this pod, and restarting or unreadying the operator cannot
+ *   bring a vCenter back; meanwhile the other providers must keep working.
+ *
+ * Caveats: a factory that throws (invalid config it could not parse) leaves the provider
+ * `unreachable` with the error's message, retried with the same backoff.
+ */
+import { type Clock, realClock, type TimerHandle } from "../clock.ts";
+import { Secret } from "../config/secret.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import type { Readiness } from "../server/health_checks.ts";
+import type { Provider } from "./provider.ts";
+
+/** Builds a provider from its config section. Must not do I/O (that is `probe`). */
+export type ProviderFactory = (config: unknown) => Provider;
+
+/** Where a provider is in its life. */
+export type ProviderPhase = "initialising" | "ready" | "unreachable";
+
+/** What the controller and `/readyz` see of one provider. */
+export interface ProviderStatus {
+  id: string;
+  phase: ProviderPhase;
+  /** Why it is unreachable (or the last probe error while initialising). */
+  message?: string;
+  /** Probes tried since the last success. */
+  attempts: number;
+}
+
+export interface ProviderRegistryOptions {
+  /** One factory per provider id (`capv`, `capvcd`, `capmox`, or test ids). */
+  factories: Record<string, ProviderFactory>;
+  /** First retry delay (`clientSetup.initialBackoffDelay`, Go default 5 s). */
+  initialBackoffMs: number;
+  /** Doublings before the delay stops growing (`clientSetup.retryCount`, Go default 5). */
+  retryCount: number;
+  /**
+   * Re-probe a ready provider this often; default 0 (never): a ready provider is marked
+   * unreachable when the controller reports a `ProviderUnavailableError` from a real call, which
+   * costs no extra platform requests.
+   */
+  healthIntervalMs?: number;
+  clock?: Clock;
+  log?: Logger;
+}
+
+interface Entry {
+  id: string;
+  config: unknown;
+  provider?: Provider;
+  status: ProviderStatus;
+  abort: AbortController;
+  timer?: TimerHandle;
+  /** The running probe, awaited by `close`. */
+  probing?: Promise<void>;
+}
+
+/** Holds the configured providers and their health. */
+export class ProviderRegistry {
+  readonly #options: ProviderRegistryOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #entries = new Map<string, Entry>();
+  readonly #listeners = new Set<(id: string) => void>();
+  readonly #readinessNames = new Set<string>();
+  #readiness?: Readiness;
+  #closed = false;
+
+  constructor(options: ProviderRegistryOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? realClock;
+    this.#log = (options.log ?? silentLogger).with({ component: "providers" });
+  }
+
+  /**
+   * Makes the registry hold exactly the providers in `configs` (undefined values are skipped).
+   * Unchanged ones are kept; changed ones are replaced and closed; missing ones are closed.
+   * @throws {TypeError} when a provider id has no factory.
+   */
+  async update(configs: Record<string, unknown>): Promise<void> {
+    if (this.#closed) throw new Error("Cannot update the provider registry: it is closed");
+    const wanted = Object.entries(configs).filter(([, config]) => config !== undefined);
+    for (const [id] of wanted) {
+      if (!this.#options.factories[id]) {
+        throw new TypeError(
+          `Cannot configure provider "${id}": no platform client is registered for it ` +
+            `(known: ${Object.keys(this.#options.factories).join(", ") || "none"})`,
+        );
+      }
+    }
+    const closing: Promise<void>[] = [];
+    const wantedIds = new Set(wanted.map(([id]) => id));
+    for (const [id, entry] of this.#entries) {
+      if (!wantedIds.has(id)) {
+        this.#entries.delete(id);
+        closing.push(this.#retire(entry, "removed from the configuration"));
+        this.#notify(id);
+      }
+    }
+    for (const [id, config] of wanted) {
+      const existing = this.#entries.get(id);
+      if (existing && sameConfig(existing.config, config)) continue;
+      if (existing) closing.push(this.#retire(existing, "configuration changed"));
+      this.#start(id, config);
+    }
+    this.#registerReadiness();
+    await Promise.all(closing);
+  }
+
+  /** The provider and its status, or `undefined` when `id` is not configured. */
+  get(id: string): { provider?: Provider; status: ProviderStatus } | undefined {
+    const entry = this.#entries.get(id);
+    return entry && { provider: entry.provider, status: { ...entry.status } };
+  }
+
+  /** Statuses of every configured provider, sorted by id. */
+  statuses(): ProviderStatus[] {
+    return [...this.#entries.values()].map((e) => ({ ...e.status })).sort((a, b) =>
+      a.id < b.id ? -1 : 1
+    );
+  }
+
+  /**
+   * Marks a ready provider unreachable after a call failed with `ProviderUnavailableError`,
+   * and probes it again with backoff until it answers.
+   */
+  reportUnavailable(id: string, error: unknown): void {
+    const entry = this.#entries.get(id);
+    if (!entry?.provider || entry.status.phase !== "ready") return;
+    entry.timer?.cancel();
+    entry.status.attempts = 1;
+    const message = messageOf(error);
+    this.#log.warn("Provider became unreachable; probing", { provider: id, error: message });
+    this.#set(entry, "unreachable", message);
+    entry.timer = this.#clock.setTimer(this.#delay(1), () => this.#probe(entry));
+  }
+
+  /** Calls `listener(id)` after every state change of a provider; returns the unsubscribe. */
+  onChange(listener: (id: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Lists each provider on `/readyz` as `provider-<id>` (informational; never failing). */
+  attachReadiness(readiness: Readiness): void {
+    this.#readiness = readiness;
+    this.#registerReadiness();
+  }
+
+  /** Stops every probe loop and closes every provider. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const entries = [...this.#entries.values()];
+    this.#entries.clear();
+    await Promise.all(entries.map((entry) => this.#retire(entry, "registry closed")));
+  }
+
+  #start(id: string, config: unknown, attempts = 0): void {
+    const entry: Entry = {
+      id,
+      config,
+      status: { id, phase: "initialising", attempts },
+      abort: new AbortController(),
+    };
+    this.#entries.set(id, entry);
+    try {
+      entry.provider = this.#options.factories[id](config);
+    } catch (error) {
+      // A factory refusing its config cannot fix itself; still shown and retried like a probe.
+      this.#set(entry, "unreachable", messageOf(error));
+      this.#schedule(entry, () => this.#start(id, config, entry.status.attempts));
+      return;
+    }
+    this.#log.info("Initialising provider", { provider: id });
+    this.#notify(id);
+    this.#probe(entry);
+  }
+
+  #probe(entry: Entry): void {
+    const provider = entry.provider!;
+    entry.probing = (async () => {
+      try {
+        await provider.probe(entry.abort.signal);
+        if (entry.abort.signal.aborted) return;
+        if (entry.status.phase !== "ready") {
+          this.#log.info("Provider ready", { provider: entry.id });
+        }
+        entry.status.attempts = 0;
+        this.#set(entry, "ready");
+        const interval = this.#options.healthIntervalMs ?? 0;
+        if (interval > 0) {
+          entry.timer = this.#clock.setTimer(interval, () => this.#probe(entry));
+        }
+      } catch (error) {
+        if (entry.abort.signal.aborted) return;
+        entry.status.attempts++;
+        const message = messageOf(error);
+        const delay = this.#delay(entry.status.attempts);
+        this.#log.warn("Provider not reachable; retrying", {
+          provider: entry.id,
+          error: message,
+          attempt: entry.status.attempts,
+          retryInMs: delay,
+        });
+        this.#set(entry, "unreachable", message);
+        entry.timer = this.#clock.setTimer(delay, () => this.#probe(entry));
+      }
+    })();
+  }
+
+  #schedule(entry: Entry, fn: () => void): void {
+    entry.status.attempts++;
+    entry.timer = this.#clock.setTimer(this.#delay(entry.status.attempts), () => {
+      if (this.#entries.get(entry.id) !== entry) return;
+      this.#entries.delete(entry.id);
+      fn();
+    });
+  }
+
+  /** initial × 2^(attempt−1), growing for `retryCount` steps, then flat at that cap. */
+  #delay(attempt: number): number {
+    const steps = Math.max(1, this.#options.retryCount);
+    return this.#options.initialBackoffMs * 2 ** (Math.min(attempt, steps) - 1);
+  }
+
+  #set(entry: Entry, phase: ProviderPhase, message?: string): void {
+    const changed = entry.status.phase !== phase || entry.status.message !== message;
+    entry.status.phase = phase;
+    entry.status.message = message;
+    if (changed) this.#notify(entry.id);
+  }
+
+  async #retire(entry: Entry, why: string): Promise<void> {
+    entry.abort.abort(new Error(`provider ${entry.id} ${why}`));
+    entry.timer?.cancel();
+    await entry.probing?.catch(() => {});
+    try {
+      await entry.provider?.close();
+    } catch (error) {
+      this.#log.warn("Closing provider failed", { provider: entry.id, error: messageOf(error) });
+    }
+  }
+
+  #notify(id: string): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(id);
+      } catch (error) {
+        this.#log.error("Provider change listener failed", { provider: id, error });
+      }
+    }
+  }
+
+  #registerReadiness(): void {
+    const readiness = this.#readiness;
+    if (!readiness) return;
+    for (const id of this.#entries.keys()) {
+      const name = `provider-${id}`;
+      if (this.#readinessNames.has(name)) continue;
+      this.#readinessNames.add(name);
+      readiness.addCheck(name, () => {
+        const status = this.#entries.get(id)?.status;
+        if (!status) return { ok: true, warning: "not configured" };
+        if (status.phase === "ready") return { ok: true };
+        return {
+          ok: true,
+          warning: status.phase === "initialising"
+            ? "initialising"
+            : `unreachable: ${status.message ?? "no reason given"}`,
+        };
+      });
+    }
+  }
+}
+
+/** Deep equality that compares `Secret`s by value, so a rotated credential is a change. */
+export function sameConfig(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a instanceof Secret || b instanceof Secret) {
+    return a instanceof Secret && b instanceof Secret && a.reveal() === b.reveal();
+  }
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const keysA = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const keysB = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (keysA.length !== keysB.length) return false;
+  return keysA.every((key) =>
+    sameConfig((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])
+  );
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
