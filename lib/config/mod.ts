@@ -1,5 +1,6 @@
 /**
- * Operator configuration: values.yaml loading, validation and redaction.
+ * Operator configuration: values.yaml, the Go operator's flags and mounted files, validation,
+ * redaction and live reload.
  * @module
  */
 export {
@@ -10,8 +11,13 @@ export {
   parseOperatorConfig,
   PROVIDER_SECTIONS,
   type ProviderConfigs,
-  type S3Config,
 } from "./operator_config.ts";
+export { type S3Config, type S3Credentials } from "./s3.ts";
+export { configFilesOf, FLAGS_SOURCE, loadConfigFromSources } from "./sources.ts";
+export { CONFIG_FLAGS, type ConfigSources, configSourcesFromFlags } from "./source_flags.ts";
+export { type ReadTextFile } from "./mounted_files.ts";
+export { WATCH_DEFAULTS, watchConfig, type WatchConfigOptions } from "./watch.ts";
+export { configFingerprint } from "./fingerprint.ts";
 export { ConfigError, type ConfigIssue } from "./errors.ts";
 export { Secret } from "./secret.ts";
 export type { VsphereConfig, VsphereCredentials, VsphereLocation } from "./vsphere.ts";
