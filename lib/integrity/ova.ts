@@ -96,6 +96,9 @@ class OvaChecker implements TarHandler {
 
   /** Called after the tar ended cleanly; returns the log statement. */
   finish(): string {
+    if (this.#members === 0) {
+      throw new IntegrityError(`Malformed OVA ${this.#subject}: the archive has no files`);
+    }
     if (!this.#manifest) return `no manifest (${this.#members} members)`;
     const missing = [...this.#manifest.keys()].filter((name) => !this.#verified.has(name));
     if (missing.length > 0) {

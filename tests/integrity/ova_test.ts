@@ -132,6 +132,15 @@ Deno.test("bytes that are not a tar archive fail with a clear message", async ()
   assertIntegrity(error, "not a tar archive", subject);
 });
 
+Deno.test("an empty object or an archive without files is not an OVA", async (t) => {
+  await t.step("empty", async () => {
+    assertIntegrity((await verify(new Uint8Array(0))).error, "has no files");
+  });
+  await t.step("only the end-of-archive marker", async () => {
+    assertIntegrity((await verify(tarArchive([]))).error, "has no files");
+  });
+});
+
 Deno.test("a malformed manifest line is rejected with its line number", async () => {
   const bytes = ova().withManifestLine("MD5(flatcar.ovf)= 00").build();
   const { error } = await verify(bytes);
