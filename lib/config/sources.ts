@@ -170,14 +170,18 @@ export async function loadConfigFromSources(
 }
 
 /**
- * The files a configuration is read from, to watch for changes: what `sources` names (the
- * values file, file flags, the default mounted files of providers enabled by flag) plus, when
- * given, every file `loaded` was actually read from (e.g. an `s3.credentialsFile` named inside
- * values.yaml). Sorted, without duplicates.
+ * The files to watch for changes, sorted. With `loaded`, exactly the files it was read from
+ * (including an `s3.credentialsFile` named inside values.yaml). Without it, an estimate from
+ * `sources` alone: the values file, file flags, and the default mounted files of providers
+ * enabled by flag.
  */
 export function configFilesOf(sources: ConfigSources, loaded?: OperatorConfig): string[] {
-  const files = new Set<string>(loaded?.files.filter((file) => file !== FLAGS_SOURCE));
+  const files = new Set<string>();
   if (sources.config !== undefined) files.add(sources.config);
+  if (loaded) {
+    for (const file of loaded.files) if (file !== FLAGS_SOURCE) files.add(file);
+    return [...files].sort();
+  }
   if (sources.s3CredentialsFile) files.add(sources.s3CredentialsFile);
   for (const p of [VSPHERE, VCD, PROXMOX]) {
     const enable = sources[p.enable];

@@ -478,4 +478,15 @@ Deno.test("configFilesOf lists what the sources and the loaded config read", asy
     });
     assert.deepEqual(configFilesOf(sources, config), ["/etc/ido/values.yaml", "/s3/keys"]);
   });
+  await t.step(
+    "with a loaded config: not the default files of a section values.yaml holds",
+    async () => {
+      const sources = { config: VALUES, enableVsphere: true };
+      const config = await loadConfigFromSources(sources, {
+        readTextFile: files({ [VALUES]: await Deno.readTextFile(EXAMPLE) }),
+      });
+      assert.deepEqual(configFilesOf(sources, config), [VALUES]);
+      assert.ok(configFilesOf(sources).includes("/home/.vsphere/credentials"), "the estimate");
+    },
+  );
 });
