@@ -1,0 +1,168 @@
+/**
+ * Test harness for the image controller: the fake API server with `crds/` (via the release
+ * tests' `TestCluster`), fake catalogs as providers, a local object server as the image source,
+ * and the controller run through a real `Manager` as `main.ts` wires it.
+ */
+import { KubeConfig } from "@kubernetes/client-node";
+import { Manager } from "../../lib/controller/manager.ts";
+import type { Clock } from "../../lib/clock.ts";
+import type { PlanTimings } from "../../lib/image/plan.ts";
+import { ProviderRegistry } from "../../lib/image/providers.ts";
+import { type ImageController, setupImageController } from "../../lib/image/setup.ts";
+import type { ImageSourceResolver } from "../../lib/image/source.ts";
+import { KubeConfigTransport } from "../../lib/kube/transport.ts";
+import { silentLogger } from "../../lib/log.ts";
+import { ControllerMetrics, createRegistry } from "../../lib/metrics.ts";
+import type { SetupContext } from "../../lib/operator.ts";
+import { prometheusQueueMetrics } from "../../lib/queue/mod.ts";
+import type { NodeImage } from "../../lib/release/objects.ts";
+import { Readiness } from "../../lib/server/mod.ts";
+import { RecordingTransport, type TestCluster } from "../release/_cluster.ts";
+import { nodeImage, TEST_NAMESPACE } from "../support/builders.ts";
+import type { FakeCatalog, FakeProvider } from "../support/fake_provider.ts";
+import type { LocationStatus } from "../../lib/image/status.ts";
+
+/** A running image controller ("one operator process"). */
+export interface ImageRun {
+  image: ImageController;
+  registry: ProviderRegistry;
+  readiness: Readiness;
+  transport: RecordingTransport;
+  /** Provider clients this process made, by provider id (latest last). */
+  connections: Map<string, FakeProvider[]>;
+  /** Graceful stop: workers stop, transfers are cancelled and cleaned up. */
+  stop(): Promise<void>;
+  /** A crash: every provider client dies first (nothing can clean up), then everything stops. */
+  kill(): Promise<void>;
+}
+
+export interface RunImageOptions {
+  catalogs: FakeCatalog[];
+  resolver: ImageSourceResolver;
+  /** Provider configs; default `{ [catalog.id]: {} }` for each catalog. */
+  configs?: Record<string, unknown>;
+  maxConcurrentTransfers?: number;
+  transferTimeoutMs?: number;
+  inventoryResyncMs?: number;
+  timings?: Partial<PlanTimings>;
+  clock?: Clock;
+  workers?: number;
+}
+
+/** Fast timings so tests do not wait on real time. */
+export const FAST_TIMINGS: Partial<PlanTimings> = {
+  progressIntervalMs: 50,
+  errorRetryMs: 200,
+  missingRetryMs: 200,
+  failureBackoffMs: 100,
+  maxFailureBackoffMs: 400,
+};
+
+/** Starts the image controller against `cluster`. */
+export async function runImageController(
+  cluster: TestCluster,
+  options: RunImageOptions,
+): Promise<ImageRun> {
+  const config = new KubeConfig();
+  config.loadFromString(cluster.server.kubeconfigYaml());
+  const inner = new KubeConfigTransport(config);
+  const transport = new RecordingTransport(inner);
+  const registry = createRegistry();
+  const manager = new Manager({ transport, log: silentLogger });
+  const readiness = new Readiness();
+  const ctx: SetupContext = {
+    manager,
+    transport,
+    namespace: "default",
+    registry,
+    controllerMetrics: new ControllerMetrics(registry),
+    queueMetrics: (controller) => prometheusQueueMetrics(registry, controller),
+    readiness,
+    log: silentLogger,
+    identity: "test-operator",
+  };
+  const connections = new Map<string, FakeProvider[]>();
+  const factories = Object.fromEntries(options.catalogs.map((catalog) => [
+    catalog.id,
+    () => {
+      const provider = catalog.connect();
+      connections.set(catalog.id, [...connections.get(catalog.id) ?? [], provider]);
+      return provider;
+    },
+  ]));
+  const providers = new ProviderRegistry({
+    factories,
+    initialBackoffMs: 20,
+    retryCount: 3,
+    clock: options.clock,
+  });
+  await providers.update(
+    options.configs ?? Object.fromEntries(options.catalogs.map((c) => [c.id, {}])),
+  );
+  const image = setupImageController(ctx, {
+    registry: providers,
+    resolver: options.resolver,
+    maxConcurrentTransfers: options.maxConcurrentTransfers,
+    transferTimeoutMs: options.transferTimeoutMs,
+    inventoryResyncMs: options.inventoryResyncMs,
+    timings: { ...FAST_TIMINGS, ...options.timings },
+    workers: options.workers,
+    clock: options.clock,
+  });
+  const abort = new AbortController();
+  const informers = manager.runInformers(abort.signal);
+  const running = manager.runControllers(abort.signal);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    abort.abort();
+    await Promise.all([informers, running]);
+    await providers.close();
+    inner.close();
+  };
+  return {
+    image,
+    registry: providers,
+    readiness,
+    transport,
+    connections,
+    stop,
+    kill: async () => {
+      for (const list of connections.values()) for (const p of list) p.sever();
+      await stop();
+    },
+  };
+}
+
+/** Creates a NodeImage used by `releases`, in state Pending (as the release controller leaves it). */
+export async function createImage(
+  cluster: TestCluster,
+  name: string,
+  options: { releases?: string[]; state?: string } = {},
+): Promise<NodeImage> {
+  const created = await cluster.nodeImages.create(nodeImage(name).buildForCreate());
+  return await cluster.nodeImages.patchStatus(name, TEST_NAMESPACE, {
+    metadata: { resourceVersion: created.metadata.resourceVersion },
+    status: {
+      releases: options.releases ?? ["vsphere-35.0.0"],
+      state: options.state ?? "Pending",
+    },
+  });
+}
+
+/** The location entry of a NodeImage's status. */
+export function locationOf(
+  image: NodeImage | undefined,
+  location: string,
+): LocationStatus | undefined {
+  const list = (image?.status?.locations ?? []) as LocationStatus[];
+  return list.find((l) => l.name === location);
+}
+
+/** The image name in `spec.name` for a NodeImage named `<provider>-<image>`. */
+export function specName(objectName: string): string {
+  return objectName.slice(objectName.indexOf("-") + 1);
+}
+
+export { TEST_NAMESPACE };
