@@ -1,0 +1,135 @@
+/**
+ * The fake cluster's state: nodes, storages with their files, VMs. Tests read and seed it
+ * directly (`addVm`, `addFile`) to set up leftovers and foreign VMs.
+ */
+
+export interface FakeStorage {
+  name: string;
+  /** `dir` storages hold files (import); `lvmthin` only VM disks. */
+  type: "dir" | "lvmthin";
+  content: Set<string>;
+  /** Files by volid (`local:import/x.qcow2`), for file-based storages. */
+  files: Map<string, { size: number; ctime: number; format: string; content: string }>;
+}
+
+export interface FakeVm {
+  vmid: number;
+  node: string;
+  /** Config keys as Proxmox stores them (`name`, `tags`, `scsi0`, `template`, …). */
+  config: Record<string, string>;
+  /** Set while a task holds the VM (`create`, `disk`, `destroyed`…). */
+  lock?: string;
+  /** True until the creating task finished: `/cluster/resources` shows the sparse shape. */
+  creating: boolean;
+  type: "qemu" | "lxc";
+}
+
+export class FakeCluster {
+  readonly nodes = new Map<string, Map<string, FakeStorage>>();
+  readonly vms = new Map<number, FakeVm>();
+
+  constructor(nodes: readonly string[]) {
+    for (const node of nodes) {
+      this.nodes.set(
+        node,
+        new Map([
+          ["local", storage("local", "dir", ["iso", "vztmpl", "backup", "import"])],
+          ["local-lvm", storage("local-lvm", "lvmthin", ["images", "rootdir"])],
+        ]),
+      );
+    }
+  }
+
+  storage(node: string, name: string): FakeStorage | undefined {
+    return this.nodes.get(node)?.get(name);
+  }
+
+  /** Adds a VM as if created long ago (tests: foreign VMs, leftovers). */
+  addVm(vm: {
+    vmid: number;
+    node: string;
+    name?: string;
+    template?: boolean;
+    tags?: string;
+    description?: string;
+    type?: "qemu" | "lxc";
+  }): FakeVm {
+    const config: Record<string, string> = {};
+    if (vm.name) config.name = vm.name;
+    if (vm.tags) config.tags = vm.tags;
+    if (vm.description) config.description = vm.description;
+    if (vm.template) config.template = "1";
+    const added: FakeVm = {
+      vmid: vm.vmid,
+      node: vm.node,
+      config,
+      creating: false,
+      type: vm.type ?? "qemu",
+    };
+    this.vms.set(vm.vmid, added);
+    return added;
+  }
+
+  /** Adds a file to a storage (tests: leftover import files). */
+  addFile(node: string, storageName: string, volid: string, size = 512): void {
+    const target = this.storage(node, storageName);
+    if (!target) throw new Error(`no storage ${storageName} on ${node}`);
+    target.files.set(volid, {
+      size,
+      ctime: Math.floor(Date.now() / 1000),
+      format: volid.split(".").pop() ?? "raw",
+      content: volid.includes(":import/") ? "import" : "iso",
+    });
+  }
+
+  /** Every file volid on every node, for "nothing left behind" checks. */
+  allFiles(): string[] {
+    const out: string[] = [];
+    for (const [node, storages] of this.nodes) {
+      for (const s of storages.values()) {
+        for (const volid of s.files.keys()) out.push(`${node}/${volid}`);
+      }
+    }
+    return out;
+  }
+
+  /** The lowest free VMID ≥ 100. */
+  nextFreeVmid(): number {
+    let id = 100;
+    while (this.vms.has(id)) id++;
+    return id;
+  }
+
+  /** A `/cluster/resources` entry as Proxmox returns it. */
+  resource(vm: FakeVm): Record<string, unknown> {
+    const id = `${vm.type}/${vm.vmid}`;
+    if (vm.creating) return { id, vmid: vm.vmid, node: vm.node, type: vm.type, status: "unknown" };
+    const entry: Record<string, unknown> = {
+      id,
+      vmid: vm.vmid,
+      node: vm.node,
+      type: vm.type,
+      status: "stopped",
+      template: vm.config.template === "1" ? 1 : 0,
+      cpu: 0,
+      maxcpu: Number(vm.config.cores ?? 1),
+      mem: 0,
+      maxmem: Number(vm.config.memory ?? 512) * 1024 * 1024,
+      disk: 0,
+      maxdisk: vm.config.scsi0 ? 8 * 1024 ** 3 : 0,
+      netin: 0,
+      netout: 0,
+      diskread: 0,
+      diskwrite: 0,
+      uptime: 0,
+    };
+    if (vm.config.name) entry.name = vm.config.name;
+    if (vm.config.tags) entry.tags = vm.config.tags;
+    if (vm.lock) entry.lock = vm.lock;
+    return entry;
+  }
+}
+
+function storage(name: string, type: FakeStorage["type"], content: string[]): FakeStorage {
+  return { name, type, content: new Set(content), files: new Map() };
+}
