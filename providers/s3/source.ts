@@ -124,7 +124,7 @@ export class S3Source {
       if (!signal.aborted && !deadline.timedOut && status === 403) {
         throw await this.#explain403(key, signal);
       }
-      throw this.failure("HEAD", key, error, deadline, signal);
+      throw this.#failure("HEAD", key, error, deadline, signal);
     } finally {
       deadline.dispose();
     }
@@ -154,7 +154,7 @@ export class S3Source {
       if (!signal.aborted && !deadline.timedOut && isMissing(error)) {
         return undefined;
       }
-      throw this.failure("GET", sidecar, error, deadline, signal);
+      throw this.#failure("GET", sidecar, error, deadline, signal);
     } finally {
       deadline.dispose();
     }
@@ -211,7 +211,7 @@ export class S3Source {
             `(HTTP ${status})`,
         );
       }
-      throw this.failure("GET", key, error, deadline, signal);
+      throw this.#failure("GET", key, error, deadline, signal);
     }
     const body = out.Body as ReadableStream<Uint8Array> | undefined;
     if (etag !== undefined && out.ETag !== undefined && out.ETag !== etag) {
@@ -234,7 +234,7 @@ export class S3Source {
   }
 
   /** Maps a failure to the caller's abort reason or a credential-free `S3AccessError`. */
-  failure(
+  #failure(
     operation: string,
     key: string,
     error: unknown,
@@ -280,7 +280,7 @@ export class S3Source {
             `(HTTP 403 AccessDenied: missing, or not readable with the configured access)`,
         );
       }
-      return this.failure("HEAD", key, error, deadline, signal);
+      return this.#failure("HEAD", key, error, deadline, signal);
     } finally {
       deadline.dispose();
     }
@@ -317,7 +317,7 @@ export class S3Source {
           }
         } catch (error) {
           deadline.dispose();
-          controller.error(this.failure("GET (body)", key, error, deadline, signal));
+          controller.error(this.#failure("GET (body)", key, error, deadline, signal));
         }
       },
       cancel: async (reason) => {

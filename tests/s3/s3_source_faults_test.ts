@@ -157,11 +157,11 @@ Deno.test("the S3 source handles a scripted endpoint's faults", async (t) => {
           headers: { "content-length": String(BODY.byteLength), etag: '"abc"' },
         });
       };
-      const stream = await source({ timeoutMs: 100 }).getStream(KEY, { signal });
+      const stream = await source({ timeoutMs: 300 }).getStream(KEY, { signal });
       const reader = stream.getReader();
       assert.equal((await reader.read()).value?.byteLength, 1000);
       // The consumer dawdles longer than the timeout: that is not a stall of the network.
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await new Promise((resolve) => setTimeout(resolve, 700));
       const error = await reader.read().then(() => undefined, (e) => e);
       assert.ok(error instanceof S3AccessError, String(error));
       assert.match(error.message, /GET \(body\) of s3:\/\/images\/.* timed out/);
