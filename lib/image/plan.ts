@@ -17,7 +17,8 @@
  * - `hold`: no Release uses the image, or it is `AwaitingDeletion` (the release controller and
  *   the garbage collector own that decision). Nothing is uploaded and `state` is not written;
  *   locations still show what the inventory says, and a crash leftover is still cleaned up.
- * - `no-provider`: `spec.provider` is not configured: `Error`, no locations, no requeue.
+ * - `no-provider`: `spec.provider` is not configured: `Error`, no requeue; the last known
+ *   locations are kept as they were (they say where the image may remain).
  * - `provider-down`: every location is `Error` "provider <id> not reachable: …" (or `Pending`
  *   while it initialises); the registry re-enqueues the image when the provider changes state.
  *
@@ -173,6 +174,8 @@ export function planImage(
   if (provider.phase === "not-configured") {
     plan.mode = "no-provider";
     const message = `provider ${providerId} is not configured`;
+    // The last known locations stay: they say where the image may still be (deletion warns).
+    locations.push(...previous.values());
     return finish(plan, observation, locations, requeues, {
       state: NodeImageState.Error,
       reason: "ProviderNotConfigured",

@@ -44,6 +44,8 @@ export interface FakeCatalogOptions {
   bytesPerSecond?: number;
   /** Clock the bandwidth is measured on; default the wall clock. */
   clock?: Clock;
+  /** Bytes accounted (progress, bandwidth) per step; default 64 KiB. */
+  chunkBytes?: number;
 }
 
 /** One artefact in a location. */
@@ -68,6 +70,7 @@ export class FakeCatalog {
   readonly locations: string[];
   readonly clock: Clock;
   bytesPerSecond: number;
+  readonly chunkBytes: number;
   /** When set, every call fails with `ProviderUnavailableError` carrying this reason. */
   unreachable: string | undefined;
   /** Calls by step, and by `step@location`. */
@@ -85,6 +88,7 @@ export class FakeCatalog {
     this.locations = [...options.locations];
     this.clock = options.clock ?? realClock;
     this.bytesPerSecond = options.bytesPerSecond ?? Infinity;
+    this.chunkBytes = options.chunkBytes ?? 64 * 1024;
     for (const location of this.locations) this.#items.set(location, new Map());
   }
 
@@ -305,11 +309,14 @@ export class FakeProvider implements Provider {
           head.set(take, headLength);
           headLength += take.length;
         }
-        item.bytes += value.length;
-        progress.bytes(item.bytes, source.size);
-        const bps = this.#catalog.bytesPerSecond;
-        if (Number.isFinite(bps) && bps > 0) {
-          await this.#catalog.clock.sleep((value.length / bps) * 1000, signal);
+        for (let offset = 0; offset < value.length; offset += this.#catalog.chunkBytes) {
+          const length = Math.min(this.#catalog.chunkBytes, value.length - offset);
+          item.bytes += length;
+          progress.bytes(item.bytes, source.size);
+          const bps = this.#catalog.bytesPerSecond;
+          if (Number.isFinite(bps) && bps > 0) {
+            await this.#catalog.clock.sleep((length / bps) * 1000, signal);
+          }
         }
       }
     } finally {

@@ -1,0 +1,422 @@
+/**
+ * The image controller beyond the Go operator's scenarios: independent locations, the transfer
+ * limit, progress, deletion and crashes mid-transfer, refresh, provider outages, conflicts, and
+ * not fighting the garbage collector.
+ */
+import assert from "node:assert/strict";
+import { NODE_IMAGE_FINALIZER } from "../../lib/names.ts";
+import type { NodeImage } from "../../lib/release/objects.ts";
+import { type TestCluster, withCluster } from "../release/_cluster.ts";
+import { defaultImageName } from "../support/builders.ts";
+import { FakeClock } from "../support/fake_clock.ts";
+import { FakeCatalog, validImageBytes } from "../support/fake_provider.ts";
+import { HttpSourceResolver, ObjectServer } from "../support/http_image_source.ts";
+import {
+  createImage,
+  locationOf,
+  runImageController,
+  specName,
+  TEST_NAMESPACE,
+} from "./_harness.ts";
+
+const LOCATIONS = ["dc-a", "dc-b", "dc-c"];
+const NAME = defaultImageName("capv");
+
+interface Setup {
+  cluster: TestCluster;
+  objects: ObjectServer;
+  resolver: HttpSourceResolver;
+  /** Steps the catalogs' transfers: they move only when a test advances it. */
+  clock: FakeClock;
+  catalog: FakeCatalog;
+}
+
+async function withSetup(fn: (setup: Setup) => Promise<void>): Promise<void> {
+  const objects = await ObjectServer.start();
+  try {
+    await withCluster(async (cluster) => {
+      const clock = new FakeClock();
+      // 1 KiB per simulated second in 1 KiB steps: a transfer moves only when `clock` does.
+      const catalog = new FakeCatalog({
+        locations: LOCATIONS,
+        clock,
+        bytesPerSecond: 1024,
+        chunkBytes: 1024,
+      });
+      await fn({ cluster, objects, resolver: new HttpSourceResolver(objects.url), clock, catalog });
+    });
+  } finally {
+    await objects.close();
+  }
+}
+
+function imageWhere(
+  cluster: TestCluster,
+  name: string,
+  test: (image: NodeImage) => boolean,
+): () => Promise<NodeImage | false> {
+  return async () => {
+    const image = await cluster.image(name);
+    return image !== undefined && test(image) && image;
+  };
+}
+
+const allAvailable = (image: NodeImage) => image.status?.state === "Available";
+
+Deno.test("one failing location never stops the other two", async () => {
+  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
+    catalog.bytesPerSecond = Infinity;
+    objects.putImage("capv", specName(NAME), validImageBytes("ova"));
+    catalog.failNext("ensure", "datastore is full", { location: "dc-b" });
+    const run = await runImageController(cluster, {
+      catalogs: [catalog],
+      resolver,
+      timings: { failureBackoffMs: 60_000, maxFailureBackoffMs: 60_000 },
+    });
+    await createImage(cluster, NAME);
+    const image = await cluster.waitFor(
+      "two Available, one Error",
+      imageWhere(cluster, NAME, (i) =>
+        locationOf(i, "dc-a")?.state === "Available" &&
+        locationOf(i, "dc-c")?.state === "Available" && locationOf(i, "dc-b")?.state === "Error"),
+    );
+    assert.equal(image.status?.state, "Error", "Error wins the aggregate");
+    assert.equal(image.status?.ready, "2/3");
+    assert.match(locationOf(image, "dc-b")?.message ?? "", /datastore is full/);
+    assert.equal(catalog.items("dc-b").size, 0, "the failed attempt left nothing behind");
+    const ready = (image.status?.conditions as { type: string; status: string; message: string }[])
+      .find((c) => c.type === "Ready");
+    assert.equal(ready?.status, "False");
+    assert.match(ready?.message ?? "", /dc-b: Error/);
+    await run.stop();
+  });
+});
+
+Deno.test("never more than --max-concurrent-transfers transfers run at once, and all finish", async () => {
+  await withSetup(async ({ cluster, objects, resolver, clock, catalog }) => {
+    const names = [1, 2, 3, 4].map((i) => defaultImageName("capv", `4593.2.${i}`));
+    for (const name of names) objects.putImage("capv", specName(name), validImageBytes("ova"));
+    const run = await runImageController(cluster, {
+      catalogs: [catalog],
+      resolver,
+      maxConcurrentTransfers: 2,
+    });
+    for (const name of names) await createImage(cluster, name);
+    await cluster.waitFor(
+      "two running, ten queued",
+      () => catalog.active === 2 && run.image.pool.queued === 10,
+    );
+    // Queued transfers show in status; nothing was started beyond the limit.
+    await cluster.waitFor("every location reported", async () => {
+      const images = await Promise.all(names.map((n) => cluster.image(n)));
+      return images.every((i) => (i?.status?.locations as unknown[] | undefined)?.length === 3);
+    });
+    await cluster.waitFor(
+      "all Available",
+      async () => {
+        const images = await Promise.all(names.map((n) => cluster.image(n)));
+        return images.every((i) => i && allAvailable(i));
+      },
+      { clock, advanceMs: 1024 },
+    );
+    assert.equal(catalog.peakActive, 2);
+    assert.equal(run.image.pool.peakRunning, 2);
+    assert.equal(catalog.count("ensure"), 12);
+    await run.stop();
+  });
+});
+
+Deno.test("status shows upload progress while a transfer runs, and the partial reference early", async () => {
+  await withSetup(async ({ cluster, objects, resolver, clock, catalog }) => {
+    const size = 16 * 1024;
+    objects.putImage("capv", specName(NAME), validImageBytes("ova", size));
+    const run = await runImageController(cluster, { catalogs: [catalog], resolver });
+    await createImage(cluster, NAME);
+    const uploading = await cluster.waitFor(
+      "Uploading with reference",
+      imageWhere(cluster, NAME, (i) =>
+        i.status?.state === "Uploading" &&
+        LOCATIONS.every((l) => locationOf(i, l)?.reference?.startsWith("vm-"))),
+    );
+    for (const location of LOCATIONS) {
+      const entry = locationOf(uploading, location)!;
+      assert.equal(entry.bytesTotal, size);
+      assert.ok(entry.startedAt);
+      assert.equal(entry.reference, catalog.items(location).get(specName(NAME))?.reference);
+    }
+    const seen = new Set<number>();
+    await cluster.waitFor(
+      "Available",
+      async () => {
+        const image = await cluster.image(NAME);
+        const done = locationOf(image, "dc-a")?.bytesDone;
+        if (done !== undefined) seen.add(done);
+        return image !== undefined && allAvailable(image);
+      },
+      { clock, advanceMs: 1024 },
+    );
+    const intermediate = [...seen].filter((n) => n > 0 && n < size);
+    assert.ok(intermediate.length >= 2, `progress seen: ${[...seen].join(", ")}`);
+    await run.stop();
+  });
+});
+
+Deno.test("deleting a NodeImage during its transfer cancels it, cleans up, and removes the finalizer", async () => {
+  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
+    objects.putImage("capv", specName(NAME), validImageBytes("ova", 64 * 1024));
+    const other = defaultImageName("capv", "4593.9.9");
+    objects.putImage("capv", specName(other), validImageBytes("ova", 64 * 1024));
+    const run = await runImageController(cluster, {
+      catalogs: [catalog],
+      resolver,
+      maxConcurrentTransfers: 3,
+    });
+    await createImage(cluster, NAME);
+    await cluster.waitFor("three transfers running", () => catalog.active === 3);
+    await createImage(cluster, other);
+    await cluster.waitFor("the other image queued", () => run.image.pool.queued === 3);
+    assert.equal(catalog.partials().length, 3);
+    // The clock never moves: the transfers would run for ever. Deletion must not wait for them.
+    await cluster.nodeImages.delete(NAME, TEST_NAMESPACE);
+    await cluster.waitFor("NodeImage gone", async () => (await cluster.image(NAME)) === undefined);
+    for (const location of LOCATIONS) {
+      assert.equal(catalog.items(location).get(specName(NAME)), undefined, location);
+    }
+    // The queued image got the freed slots; deleting it too never waits behind anything.
+    await cluster.waitFor("the other image transferring", () => catalog.active === 3);
+    await cluster.nodeImages.delete(other, TEST_NAMESPACE);
+    await cluster.waitFor("other gone", async () => (await cluster.image(other)) === undefined);
+    assert.deepEqual(catalog.partials(), []);
+    assert.equal(catalog.active, 0);
+    await run.stop();
+  });
+});
+
+Deno.test("a crash mid-transfer is cleaned up and retried by the next process, leaking nothing", async () => {
+  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
+    objects.putImage("capv", specName(NAME), validImageBytes("ova", 64 * 1024));
+    const first = await runImageController(cluster, { catalogs: [catalog], resolver });
+    await createImage(cluster, NAME);
+    await cluster.waitFor(
+      "Uploading with references written",
+      imageWhere(
+        cluster,
+        NAME,
+        (i) =>
+          LOCATIONS.every((l) =>
+            locationOf(i, l)?.state === "Uploading" && locationOf(i, l)?.reference !== undefined
+          ),
+      ),
+    );
+    await first.kill();
+    assert.equal(catalog.partials().length, 3, "the dead process left its partial artefacts");
+    const image = await cluster.image(NAME);
+    assert.ok(image?.metadata.finalizers?.includes(NODE_IMAGE_FINALIZER));
+
+    catalog.bytesPerSecond = Infinity;
+    const cleanupsBefore = catalog.count("cleanup");
+    const second = await runImageController(cluster, { catalogs: [catalog], resolver });
+    const done = await cluster.waitFor("Available", imageWhere(cluster, NAME, allAvailable));
+    assert.deepEqual(catalog.partials(), []);
+    for (const location of LOCATIONS) {
+      const item = catalog.items(location).get(specName(NAME));
+      assert.equal(item?.complete, true, location);
+      assert.equal(locationOf(done, location)?.reference, item?.reference, location);
+    }
+    assert.ok(catalog.count("cleanup") >= cleanupsBefore + 3, "each partial was cleaned first");
+    const failures = (await cluster.eventsAbout(NAME)).filter((e) => e.reason === "TransferFailed");
+    assert.deepEqual(failures.map((e) => e.note), [], "no retry hit the leftover");
+    await second.stop();
+  });
+});
+
+Deno.test("the refresh annotation re-lists every location, re-uploads what vanished, and is removed", async () => {
+  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
+    catalog.bytesPerSecond = Infinity;
+    objects.putImage("capv", specName(NAME), validImageBytes("ova"));
+    const run = await runImageController(cluster, { catalogs: [catalog], resolver });
+    await createImage(cluster, NAME);
+    await cluster.waitFor("Available", imageWhere(cluster, NAME, allAvailable));
+    // Someone deletes the template by hand; the cached inventory (10 min) does not know.
+    catalog.items("dc-b").delete(specName(NAME));
+    const listings = catalog.count("inventory");
+    await cluster.nodeImages.mergePatch(NAME, TEST_NAMESPACE, {
+      metadata: { annotations: { "image.giantswarm.io/refresh": "now" } },
+    });
+    const refreshed = await cluster.waitFor(
+      "annotation removed and dc-b back",
+      imageWhere(
+        cluster,
+        NAME,
+        (i) =>
+          i.metadata.annotations?.["image.giantswarm.io/refresh"] === undefined &&
+          catalog.items("dc-b").get(specName(NAME))?.complete === true && allAvailable(i),
+      ),
+    );
+    assert.ok(catalog.count("inventory") >= listings + 3, "every location listed again");
+    assert.equal(catalog.count("ensure", "dc-b"), 2);
+    assert.equal(catalog.count("ensure", "dc-a"), 1);
+    assert.equal(refreshed.status?.ready, "3/3");
+    await run.stop();
+  });
+});
+
+Deno.test("an unreachable provider puts only its own locations in Error, and recovers when it answers", async () => {
+  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
+    catalog.bytesPerSecond = Infinity;
+    catalog.unreachable = "connection refused";
+    const proxmox = new FakeCatalog({ id: "capmox", locations: ["pve-1"], format: "qcow2" });
+    const moxName = defaultImageName("capmox");
+    objects.putImage("capv", specName(NAME), validImageBytes("ova"));
+    objects.putImage("capmox", specName(moxName), validImageBytes("qcow2"));
+    const run = await runImageController(cluster, { catalogs: [catalog, proxmox], resolver });
+    await createImage(cluster, NAME);
+    await createImage(cluster, moxName);
+    const down = await cluster.waitFor(
+      "capv locations in Error",
+      imageWhere(cluster, NAME, (i) => LOCATIONS.every((l) => locationOf(i, l)?.state === "Error")),
+    );
+    assert.match(
+      locationOf(down, "dc-a")?.message ?? "",
+      /^provider capv not reachable: .*connection refused/,
+    );
+    await cluster.waitFor("capmox unaffected", imageWhere(cluster, moxName, allAvailable));
+    const report = await run.readiness.run();
+    assert.equal(report.ok, true, "a down provider does not fail readiness");
+    const capv = report.checks.find((c) => c.name === "provider-capv");
+    assert.match(capv?.warning ?? "", /^unreachable: .*connection refused/);
+    assert.equal(report.checks.find((c) => c.name === "provider-capmox")?.warning, undefined);
+
+    catalog.unreachable = undefined;
+    await cluster.waitFor(
+      "capv Available after it came back",
+      imageWhere(cluster, NAME, allAvailable),
+    );
+    assert.equal(
+      (await run.readiness.run()).checks.find((c) => c.name === "provider-capv")?.warning,
+      undefined,
+    );
+    await run.stop();
+  });
+});
+
+Deno.test("deleting an image whose provider is no longer configured warns what may remain where", async () => {
+  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
+    catalog.bytesPerSecond = Infinity;
+    objects.putImage("capv", specName(NAME), validImageBytes("ova"));
+    const run = await runImageController(cluster, { catalogs: [catalog], resolver });
+    await createImage(cluster, NAME);
+    await cluster.waitFor("Available", imageWhere(cluster, NAME, allAvailable));
+    await run.registry.update({}); // capv removed from the configuration
+    await cluster.nodeImages.delete(NAME, TEST_NAMESPACE);
+    await cluster.waitFor("NodeImage gone", async () => (await cluster.image(NAME)) === undefined);
+    const warning = (await cluster.eventsAbout(NAME)).find((e) =>
+      e.reason === "ProviderNotConfigured" && e.type === "Warning"
+    );
+    assert.ok(warning, "a Warning Event is recorded");
+    assert.match(warning.note, new RegExp(specName(NAME)));
+    assert.match(warning.note, /capv catalog in locations dc-a, dc-b, dc-c/);
+    assert.equal(catalog.items("dc-a").size, 1, "nothing could be removed");
+
+    // Never distributed, never configured: the locations are unknown, and the Event says so.
+    const mox = defaultImageName("capmox");
+    await createImage(cluster, mox);
+    await cluster.waitFor(
+      "finalizer added",
+      async () => (await cluster.image(mox))?.metadata.finalizers?.includes(NODE_IMAGE_FINALIZER),
+    );
+    await cluster.nodeImages.delete(mox, TEST_NAMESPACE);
+    await cluster.waitFor("mox gone", async () => (await cluster.image(mox)) === undefined);
+    const unknown = (await cluster.eventsAbout(mox)).find((e) =>
+      e.reason === "ProviderNotConfigured" && e.type === "Warning" && /may remain/.test(e.note)
+    );
+    assert.match(unknown?.note ?? "", /unknown/);
+    await run.stop();
+  });
+});
+
+Deno.test("Conflicts injected on status writes still converge, and a Release added meanwhile is kept", async () => {
+  await withSetup(async ({ cluster, objects, resolver, clock, catalog }) => {
+    objects.putImage("capv", specName(NAME), validImageBytes("ova", 4096));
+    const run = await runImageController(cluster, { catalogs: [catalog], resolver });
+    await createImage(cluster, NAME);
+    await cluster.waitFor(
+      "Uploading",
+      imageWhere(cluster, NAME, (i) => i.status?.state === "Uploading"),
+    );
+    // The release controller registers a second Release while we upload.
+    const current = (await cluster.image(NAME))!;
+    await cluster.nodeImages.patchStatus(NAME, TEST_NAMESPACE, {
+      metadata: { resourceVersion: current.metadata.resourceVersion },
+      status: { releases: ["vsphere-35.0.0", "vsphere-35.1.0"], releaseCount: 2 },
+    });
+    cluster.server.faults.failNext(
+      { verb: "patch", resource: "nodeimages", subresource: "status" },
+      { code: 409, message: "the object has been modified" },
+      8,
+    );
+    const image = await cluster.waitFor(
+      "Available",
+      imageWhere(cluster, NAME, allAvailable),
+      { clock, advanceMs: 1024 },
+    );
+    assert.deepEqual(image.status?.releases, ["vsphere-35.0.0", "vsphere-35.1.0"]);
+    assert.equal(image.status?.releaseCount, 2);
+    assert.equal(image.status?.ready, "3/3");
+    await run.stop();
+  });
+});
+
+Deno.test("images that are AwaitingDeletion or unused are not uploaded and keep their state", async () => {
+  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
+    catalog.bytesPerSecond = Infinity;
+    objects.putImage("capv", specName(NAME), validImageBytes("ova"));
+    const unused = defaultImageName("capv", "4593.1.1");
+    objects.putImage("capv", specName(unused), validImageBytes("ova"));
+    const run = await runImageController(cluster, { catalogs: [catalog], resolver });
+    await createImage(cluster, NAME, { releases: [], state: "AwaitingDeletion" });
+    await createImage(cluster, unused, { releases: [], state: "" });
+    for (const name of [NAME, unused]) {
+      const image = await cluster.waitFor(
+        "locations reported",
+        imageWhere(
+          cluster,
+          name,
+          (i) => (i.status?.locations as unknown[] | undefined)?.length === 3,
+        ),
+      );
+      assert.equal(image.status?.state, name === NAME ? "AwaitingDeletion" : "", name);
+      assert.equal(locationOf(image, "dc-a")?.state, "Pending");
+    }
+    assert.equal(catalog.count("ensure"), 0);
+    assert.equal(objects.heads, 0, "not even a source lookup");
+    // A Release adopts it again (the release controller writes Pending): it is taken over.
+    const image = (await cluster.image(NAME))!;
+    await cluster.nodeImages.patchStatus(NAME, TEST_NAMESPACE, {
+      metadata: { resourceVersion: image.metadata.resourceVersion },
+      status: { releases: ["vsphere-35.0.0"], state: "Pending", releaseCount: 1 },
+    });
+    await cluster.waitFor("Available", imageWhere(cluster, NAME, allAvailable));
+    await run.stop();
+  });
+});
+
+Deno.test("a transfer past its deadline fails, is cleaned up, and reports the deadline", async () => {
+  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
+    objects.putImage("capv", specName(NAME), validImageBytes("ova", 64 * 1024));
+    const run = await runImageController(cluster, {
+      catalogs: [catalog],
+      resolver,
+      transferTimeoutMs: 100,
+      timings: { failureBackoffMs: 60_000, maxFailureBackoffMs: 60_000 },
+    });
+    await createImage(cluster, NAME);
+    const image = await cluster.waitFor(
+      "Error",
+      imageWhere(cluster, NAME, (i) => LOCATIONS.every((l) => locationOf(i, l)?.state === "Error")),
+    );
+    assert.match(locationOf(image, "dc-a")?.message ?? "", /exceeded its deadline/);
+    assert.deepEqual(catalog.partials(), []);
+    await run.stop();
+  });
+});
