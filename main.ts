@@ -7,6 +7,18 @@ import { FlagError, type FlagSpec, flagUsage, parseFlags } from "./lib/flags.ts"
 import { type LogFormat, Logger, type LogLevel } from "./lib/log.ts";
 import { DEFAULT_LEASE_NAME } from "./lib/kube/leader_election.ts";
 import { runOperator } from "./lib/operator.ts";
+import {
+  CONFIG_FLAGS,
+  ConfigError,
+  configFilesOf,
+  configSourcesFromFlags,
+  loadConfigFromSources,
+  type OperatorConfig,
+  watchConfig,
+} from "./lib/config/mod.ts";
+import { DEFAULT_FLATCAR_CHANNEL, DEFAULT_NODE_IMAGE_NAMESPACE } from "./lib/names.ts";
+import { type ReleaseControllers, setupReleaseControllers } from "./lib/release/setup.ts";
+import { validateFlatcarChannel } from "./lib/release/derive.ts";
 import { DurationError, parseNonNegativeGoDuration } from "./lib/duration.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -53,6 +65,18 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   "zap-log-level": { kind: "string", usage: "Go operator compatibility: same as --log-level" },
   "zap-encoder": { kind: "string", usage: "Go operator compatibility: json or console" },
+  "namespace": {
+    kind: "string",
+    default: DEFAULT_NODE_IMAGE_NAMESPACE,
+    usage: "Namespace where NodeImages are created",
+  },
+  "flatcar-channel": {
+    kind: "string",
+    default: DEFAULT_FLATCAR_CHANNEL,
+    usage: "Flatcar channel of image names, unless a Release's annotation " +
+      "image-distribution-operator.giantswarm.io/flatcar-channel says otherwise",
+  },
+  ...CONFIG_FLAGS,
   "help": { kind: "bool", default: false, usage: "Show this help" },
 };
 
@@ -61,12 +85,17 @@ async function main(args: string[]): Promise<number> {
   try {
     flags = parseFlags(args, FLAGS);
     log = new Logger({ format: logFormat(flags), level: logLevel(flags) });
+    validateFlatcarChannel(String(flags["flatcar-channel"]), "--flatcar-channel");
     graceMs = parseNonNegativeGoDuration(
       String(flags["graceful-shutdown-timeout"]),
       "--graceful-shutdown-timeout",
     );
   } catch (error) {
-    if (!(error instanceof FlagError || error instanceof DurationError)) throw error;
+    if (
+      !(error instanceof FlagError || error instanceof DurationError || error instanceof RangeError)
+    ) {
+      throw error;
+    }
     console.error(`${error.message}\n\nFlags:\n${flagUsage(FLAGS)}`);
     return 2;
   }
@@ -74,6 +103,20 @@ async function main(args: string[]): Promise<number> {
     console.log(`Usage: main.ts [flags]\n\nFlags:\n${flagUsage(FLAGS)}`);
     return 0;
   }
+
+  const sources = configSourcesFromFlags(flags);
+  let config: OperatorConfig;
+  try {
+    config = await loadConfigFromSources(sources);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    log.error("Invalid configuration", { error: error.message });
+    return 2;
+  }
+  log.info("Configuration loaded", {
+    files: config.files,
+    providers: config.configuredProviderIds(),
+  });
 
   const stop = new AbortController();
   const onSignal = (name: string) => () => {
@@ -90,6 +133,21 @@ async function main(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
   Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
 
+  let controllers: ReleaseControllers | undefined;
+  const configWatch = watchConfig(
+    () => loadConfigFromSources(sources),
+    configFilesOf(sources, config),
+    {
+      signal: stop.signal,
+      initial: config,
+      log,
+      onChange: (next) => {
+        log.info("Configuration reloaded", { providers: next.configuredProviderIds() });
+        controllers?.applyConfig(next);
+      },
+    },
+  );
+
   try {
     const code = await runOperator({
       kubeconfig: flags.kubeconfig as string | undefined,
@@ -101,6 +159,14 @@ async function main(args: string[]): Promise<number> {
       healthProbeBindAddress: flags["health-probe-bind-address"] as string,
       metricsBindAddress: flags["metrics-bind-address"] as string,
       log,
+      setup: (ctx) => {
+        controllers = setupReleaseControllers(ctx, {
+          config,
+          namespace: flags.namespace as string,
+          flatcarChannel: flags["flatcar-channel"] as string,
+          retentionMs: config.retentionMs,
+        });
+      },
       onListening: ({ health, metrics }) =>
         log.info("Listening", {
           health: health && `${health.hostname}:${health.port}`,
@@ -112,6 +178,9 @@ async function main(args: string[]): Promise<number> {
   } catch (error) {
     log.error("Operator failed", { error });
     return 1;
+  } finally {
+    stop.abort();
+    await configWatch;
   }
 }
 

@@ -9,8 +9,13 @@ import type { Lease } from "../lib/kube/leader_election.ts";
 import { LEASES } from "../lib/kube/resource.ts";
 import { KubeConfigTransport } from "../lib/kube/transport.ts";
 import { FakeApiServer } from "./fake_apiserver/mod.ts";
+import { parse as parseYaml } from "yaml";
+import { NAMESPACES } from "../lib/kube/resource.ts";
+import { NODE_IMAGES, RELEASE_FINALIZER, RELEASES } from "../lib/names.ts";
+import { NotFoundError } from "../lib/kube/errors.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const CRDS = new URL("../crds", import.meta.url).pathname;
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -49,7 +54,7 @@ function startOperator(args: string[]) {
 }
 
 Deno.test("the operator process becomes ready, leads, and releases its lease on SIGTERM", async () => {
-  const server = await FakeApiServer.start();
+  const server = await FakeApiServer.start({ crdDir: CRDS });
   const dir = await Deno.makeTempDir();
   const kubeconfig = `${dir}/kubeconfig`;
   await server.writeKubeconfig(kubeconfig);
@@ -129,4 +134,73 @@ Deno.test("a missing kubeconfig exits with status 1 and names the file", async (
   }).output();
   assert.equal(code, 1);
   assert.match(new TextDecoder().decode(stderr), /\/nonexistent\/kubeconfig/);
+});
+
+Deno.test("the operator process turns a Release into a NodeImage and lets it go with retention", async () => {
+  const server = await FakeApiServer.start({ crdDir: CRDS });
+  const dir = await Deno.makeTempDir();
+  const kubeconfig = `${dir}/kubeconfig`;
+  await server.writeKubeconfig(kubeconfig);
+  const config = new KubeConfig();
+  config.loadFromString(server.kubeconfigYaml());
+  const transport = new KubeConfigTransport(config);
+  await new ResourceClient(transport, NAMESPACES).create({ metadata: { name: "giantswarm" } });
+  const releases = new ResourceClient(transport, RELEASES);
+  const nodeImages = new ResourceClient(transport, NODE_IMAGES);
+  const release = parseYaml(
+    await Deno.readTextFile(new URL("./fixtures/release-vsphere-34.1.0.yaml", import.meta.url)),
+  );
+  await releases.create(release);
+
+  const child = startOperator([
+    `--kubeconfig=${kubeconfig}`,
+    `--config=${new URL("./fixtures/values-example.yaml", import.meta.url).pathname}`,
+    "--health-probe-bind-address=0",
+  ]);
+  const output = Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  const name = "capv-flatcar-stable-4459.2.4-kube-1.34.5-tooling-1.27.0-gs";
+  try {
+    const image = await eventually("the NodeImage to list the Release", async () => {
+      const image = await nodeImages.get(name, "giantswarm");
+      const status = image.status as { releases?: string[]; state?: string } | undefined;
+      return status?.releases?.includes("vsphere-34.1.0") ? image : undefined;
+    });
+    assert.deepEqual(image.spec, {
+      name: "flatcar-stable-4459.2.4-kube-1.34.5-tooling-1.27.0-gs",
+      provider: "capv",
+    });
+    assert.equal((image.status as { state: string }).state, "Pending");
+    const registered = await releases.get("vsphere-34.1.0");
+    assert.ok(registered.metadata.finalizers?.includes(RELEASE_FINALIZER));
+
+    // The example values keep unused images for 720h: deleting the Release only marks it.
+    await releases.delete("vsphere-34.1.0");
+    await eventually("the Release to be gone", async () => {
+      try {
+        await releases.get("vsphere-34.1.0");
+        return undefined;
+      } catch (error) {
+        return error instanceof NotFoundError ? true : undefined;
+      }
+    });
+    const awaiting = await eventually("the NodeImage to await deletion", async () => {
+      const image = await nodeImages.get(name, "giantswarm");
+      return (image.status as { state?: string }).state === "AwaitingDeletion" ? image : undefined;
+    });
+    assert.ok(
+      awaiting.metadata.annotations?.["image-distribution-operator.giantswarm.io/last-used"],
+    );
+  } finally {
+    child.kill("SIGTERM");
+  }
+  const status = await child.status;
+  const [, stderr] = await output;
+  assert.equal(status.code, 0, `exit code; stderr:\n${stderr}`);
+  assert.ok(!stderr.includes("my-password"), "secrets never reach the logs");
+  transport.close();
+  await server.close();
+  await Deno.remove(dir, { recursive: true });
 });

@@ -54,7 +54,7 @@ export interface NodeImageGcOptions {
 
 /** Collects unused NodeImages; hand `reconcile` to a `Controller`. */
 export class NodeImageGarbageCollector {
-  readonly #options: NodeImageGcOptions;
+  #options: NodeImageGcOptions;
   readonly #client: ResourceClient<NodeImage>;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -64,6 +64,11 @@ export class NodeImageGarbageCollector {
     this.#client = new ResourceClient<NodeImage>(options.transport, NODE_IMAGES);
     this.#clock = options.clock ?? realClock;
     this.#log = options.log ?? silentLogger;
+  }
+
+  /** Replaces the retention period after a config reload. */
+  setRetention(retentionMs: number): void {
+    this.#options = { ...this.#options, retentionMs };
   }
 
   /** The `Reconciler` for a `Controller`: key = `namespace/name`. */

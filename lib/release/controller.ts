@@ -67,7 +67,7 @@ export interface ReleaseReconcilerOptions {
 
 /** Reconciles one Release per call; hand `reconcile` to a `Controller`. */
 export class ReleaseReconciler {
-  readonly #options: ReleaseReconcilerOptions;
+  #options: ReleaseReconcilerOptions;
   readonly #releases: ResourceClient<Release>;
   readonly #nodeImages: ResourceClient<NodeImage>;
   readonly #log: Logger;
@@ -79,6 +79,15 @@ export class ReleaseReconciler {
     this.#releases = new ResourceClient<Release>(options.transport, RELEASES);
     this.#nodeImages = new ResourceClient<NodeImage>(options.transport, NODE_IMAGES);
     this.#log = options.log ?? silentLogger;
+  }
+
+  /**
+   * Replaces the configured provider ids after a config reload. Releases skipped before are
+   * reported again if they are still not ours.
+   */
+  setConfiguredProviders(ids: readonly string[]): void {
+    this.#options = { ...this.#options, configuredProviders: ids };
+    this.#skipped.clear();
   }
 
   /** The `Reconciler` for a `Controller`: key = Release name. */

@@ -44,6 +44,11 @@ export interface ReleaseControllersOptions {
 export interface ReleaseControllers {
   release: Controller;
   gc: Controller;
+  /**
+   * Applies a reloaded configuration: the configured providers and the retention period. Every
+   * Release (or NodeImage) is reconciled again when what decides its fate changed.
+   */
+  applyConfig(config: OperatorConfig): void;
 }
 
 /**
@@ -124,7 +129,21 @@ export function setupReleaseControllers(
 
   ctx.manager.addController(release);
   ctx.manager.addController(gc);
-  return { release, gc };
+
+  let current = { providers: configuredProviders.join(","), retentionMs: options.retentionMs };
+  const applyConfig = (config: OperatorConfig) => {
+    const providers = PROVIDER_IDS.filter((id) => config.isConfigured(id));
+    if (providers.join(",") !== current.providers) {
+      reconciler.setConfiguredProviders(providers);
+      for (const key of releases.store.keys()) release.enqueue(key);
+    }
+    if (config.retentionMs !== current.retentionMs) {
+      collector.setRetention(config.retentionMs);
+      for (const key of nodeImages.store.keys()) gc.enqueue(key);
+    }
+    current = { providers: providers.join(","), retentionMs: config.retentionMs };
+  };
+  return { release, gc, applyConfig };
 }
 
 /** Release names a NodeImage change concerns: those listed before and after it. */
