@@ -66,6 +66,11 @@ export interface ImageSource {
    * digest or manifest where known) as it goes and errors with `IntegrityError` on mismatch.
    */
   open(options: { signal: AbortSignal; offset?: number }): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * What the streams opened so far verified ("size 123 ok", "manifest sha256 of 2 files ok"),
+   * once a stream has been read to its end; providers copy it into `EnsureResult.verified`.
+   */
+  verified?(): string[];
 }
 
 /** Progress of one transfer; call at will, the controller throttles status writes. */
