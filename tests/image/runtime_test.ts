@@ -1,0 +1,177 @@
+/** The image controller's runtime pieces on their own: provider registry, inventory cache, pool. */
+import assert from "node:assert/strict";
+import { Secret } from "../../lib/config/secret.ts";
+import { InventoryCache } from "../../lib/image/inventory.ts";
+import type { ImageSource } from "../../lib/image/provider.ts";
+import { ProviderRegistry } from "../../lib/image/providers.ts";
+import { TransferPool } from "../../lib/image/transfers.ts";
+import { Readiness, renderReport } from "../../lib/server/mod.ts";
+import { FakeClock } from "../support/fake_clock.ts";
+import { FakeCatalog, type FakeProvider, validImageBytes } from "../support/fake_provider.ts";
+
+function memorySource(bytes: Uint8Array): ImageSource {
+  return {
+    key: "capv/x/x.ova",
+    format: "ova",
+    size: bytes.length,
+    url: () => Promise.resolve("http://example.invalid/x.ova"),
+    open: () =>
+      Promise.resolve(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(bytes);
+            controller.close();
+          },
+        }),
+      ),
+  };
+}
+
+const IMAGE = { name: "flatcar-x", provider: "capv", objectKey: "ns/capv-flatcar-x" };
+
+Deno.test("an unreachable provider is probed with backoff for ever, at the cap after retryCount", async () => {
+  const clock = new FakeClock();
+  const catalog = new FakeCatalog({ locations: ["a"] });
+  catalog.unreachable = "connection refused";
+  const registry = new ProviderRegistry({
+    factories: { capv: () => catalog.connect() },
+    initialBackoffMs: 5_000,
+    retryCount: 3,
+    clock,
+  });
+  await registry.update({ capv: {} });
+  await clock.flush();
+  const delays: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const before = clock.now();
+    await clock.advanceToNextTimer();
+    delays.push(clock.now() - before);
+  }
+  assert.deepEqual(delays, [5_000, 10_000, 20_000, 20_000, 20_000, 20_000]);
+  assert.equal(registry.get("capv")?.status.phase, "unreachable");
+  catalog.unreachable = undefined;
+  await clock.advanceToNextTimer();
+  assert.equal(registry.get("capv")?.status.phase, "ready");
+  assert.equal(clock.pendingTimers().length, 0, "no periodic probing of a ready provider");
+  await registry.close();
+});
+
+Deno.test("a rotated secret replaces the provider and closes the old one; an unchanged config keeps it", async () => {
+  const catalog = new FakeCatalog({ locations: ["a"] });
+  const made: FakeProvider[] = [];
+  const registry = new ProviderRegistry({
+    factories: {
+      capv: () => {
+        const p = catalog.connect();
+        made.push(p);
+        return p;
+      },
+    },
+    initialBackoffMs: 10,
+    retryCount: 1,
+    clock: new FakeClock(),
+  });
+  await registry.update({ capv: { user: "op", password: new Secret("one") } });
+  await registry.update({ capv: { user: "op", password: new Secret("one") } });
+  assert.equal(made.length, 1, "same config, same provider");
+  await registry.update({ capv: { user: "op", password: new Secret("two") } });
+  assert.equal(made.length, 2);
+  assert.equal(made[0].closed, true);
+  assert.equal(registry.get("capv")?.provider, made[1]);
+  await registry.update({});
+  assert.equal(made[1].closed, true);
+  assert.equal(registry.get("capv"), undefined);
+  await registry.close();
+});
+
+Deno.test("/readyz lists each provider's state without failing for a down one", async () => {
+  const clock = new FakeClock();
+  const up = new FakeCatalog({ id: "capmox", locations: ["a"] });
+  const down = new FakeCatalog({ locations: ["a"] });
+  down.unreachable = "no route to host";
+  const registry = new ProviderRegistry({
+    factories: { capv: () => down.connect(), capmox: () => up.connect() },
+    initialBackoffMs: 1_000,
+    retryCount: 2,
+    clock,
+  });
+  const readiness = new Readiness();
+  registry.attachReadiness(readiness);
+  await registry.update({ capv: {}, capmox: {} });
+  await clock.flush();
+  const report = await readiness.run();
+  assert.equal(report.ok, true);
+  const body = renderReport(report, "readyz", false);
+  assert.match(body, /\[\+\]provider-capv ok: unreachable: Cannot reach capv: no route to host/);
+  assert.match(body, /\[\+\]provider-capmox ok\n/);
+  await registry.close();
+});
+
+Deno.test("concurrent listings of one location share one platform call; invalidation forces a new one", async () => {
+  const clock = new FakeClock();
+  const catalog = new FakeCatalog({ locations: ["a", "b"] });
+  const provider = catalog.connect();
+  const cache = new InventoryCache({ resyncMs: 60_000, clock });
+  await Promise.all([1, 2, 3].map(() => cache.get(provider, "a")));
+  assert.equal(catalog.count("inventory", "a"), 1);
+  await cache.get(provider, "a");
+  assert.equal(catalog.count("inventory", "a"), 1, "fresh enough");
+  cache.invalidate("capv", "a");
+  await cache.get(provider, "a");
+  assert.equal(catalog.count("inventory", "a"), 2);
+  await clock.advance(60_000);
+  await cache.get(provider, "a");
+  assert.equal(catalog.count("inventory", "a"), 3, "re-listed after the resync period");
+  await cache.get(provider, "a", { notBefore: clock.now() + 1 });
+  assert.equal(catalog.count("inventory", "a"), 4, "a refresh wants a listing started later");
+  assert.equal(catalog.count("inventory", "b"), 0);
+  cache.close();
+});
+
+Deno.test("the pool runs at most N transfers, one per image and location, and cleans up a cancel", async () => {
+  const clock = new FakeClock();
+  const catalog = new FakeCatalog({ locations: ["a", "b", "c"], clock, bytesPerSecond: 1024 });
+  const provider = catalog.connect();
+  const settled: string[] = [];
+  const pool = new TransferPool({
+    maxConcurrent: 2,
+    clock,
+    onSettled: (key) => settled.push(key),
+  });
+  const source = memorySource(validImageBytes("ova", 8 * 1024));
+  for (const location of ["a", "b", "c"]) {
+    pool.start({
+      objectKey: IMAGE.objectKey,
+      location,
+      image: IMAGE,
+      provider,
+      source,
+      cleanupFirst: false,
+    });
+  }
+  assert.throws(
+    () =>
+      pool.start({
+        objectKey: IMAGE.objectKey,
+        location: "a",
+        image: IMAGE,
+        provider,
+        source,
+        cleanupFirst: false,
+      }),
+    /already running/,
+  );
+  await clock.flush();
+  assert.equal(pool.running, 2);
+  assert.equal(pool.queued, 1);
+  await clock.advance(2_000);
+  assert.equal(catalog.partials().length, 2);
+  await pool.cancel(IMAGE.objectKey);
+  assert.deepEqual(catalog.partials(), []);
+  assert.equal(pool.running, 0);
+  assert.equal(pool.queued, 0);
+  assert.equal(catalog.count("cleanup"), 2);
+  assert.equal(pool.peakRunning, 2);
+  assert.equal(settled.length, 2);
+  await pool.shutdown();
+});
