@@ -141,9 +141,9 @@ export async function createImage(
   name: string,
   options: { releases?: string[]; state?: string } = {},
 ): Promise<NodeImage> {
-  const created = await cluster.nodeImages.create(nodeImage(name).buildForCreate());
+  await cluster.nodeImages.create(nodeImage(name).buildForCreate());
+  // No resourceVersion precondition: the controller may already have added its finalizer.
   return await cluster.nodeImages.patchStatus(name, TEST_NAMESPACE, {
-    metadata: { resourceVersion: created.metadata.resourceVersion },
     status: {
       releases: options.releases ?? ["vsphere-35.0.0"],
       state: options.state ?? "Pending",
