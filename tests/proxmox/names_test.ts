@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { PlatformError } from "../../lib/image/provider.ts";
+import {
+  assertVmName,
+  importFileName,
+  importVolid,
+  sanitiseTag,
+  splitTags,
+  versionTags,
+} from "../../providers/proxmox/names.ts";
+
+Deno.test("version tags follow the Go operator's layout", () => {
+  assert.deepEqual(versionTags("flatcar-stable-3975.2.0-kube-1.30.4-tooling-1.18.1-gs"), [
+    "flatcar_3975.2.0",
+    "kubernetes_1.30.4",
+    "os-tooling_1.18.1",
+    "release-channel_stable",
+  ]);
+});
+
+Deno.test("pre-release and build versions are kept as valid Proxmox tags", async (t) => {
+  const cases: [string, string[]][] = [
+    [
+      "flatcar-beta-4152.1.0-kube-1.30.0-rc.1-tooling-1.20.0-gs",
+      ["flatcar_4152.1.0", "kubernetes_1.30.0-rc.1", "os-tooling_1.20.0", "release-channel_beta"],
+    ],
+    [
+      "flatcar-alpha-4230.0.0-kube-1.31.0-tooling-1.21.0-alpha.2-gs",
+      [
+        "flatcar_4230.0.0",
+        "kubernetes_1.31.0",
+        "os-tooling_1.21.0-alpha.2",
+        "release-channel_alpha",
+      ],
+    ],
+  ];
+  for (const [name, tags] of cases) {
+    await t.step(name, () => {
+      const got = versionTags(name);
+      assert.deepEqual(got, tags);
+      for (const tag of got) assert.match(tag, /^[a-z0-9_][a-z0-9_\-+.]*$/);
+    });
+  }
+});
+
+Deno.test("characters Proxmox tags reject are replaced, not dropped", () => {
+  assert.equal(sanitiseTag("kubernetes_1.30.0+build/7"), "kubernetes_1.30.0+build_7");
+  assert.equal(sanitiseTag("-Leading"), "_-leading");
+});
+
+Deno.test("names of another shape get no version tags", () => {
+  assert.deepEqual(versionTags("ubuntu-2204-kube-v1.30.4"), []);
+  assert.deepEqual(versionTags(""), []);
+});
+
+Deno.test("tag lists are split on ; , and whitespace, lower-cased", () => {
+  assert.deepEqual(splitTags("A;b, c  d"), ["a", "b", "c", "d"]);
+  assert.deepEqual(splitTags(undefined), []);
+});
+
+Deno.test("the import file and volid are the names Proxmox stores", () => {
+  assert.equal(importFileName("flatcar-stable-1"), "flatcar-stable-1.qcow2");
+  assert.equal(importFileName("odd name+x"), "odd_name_x.qcow2");
+  assert.equal(importVolid("nfs", "img"), "nfs:import/img.qcow2");
+});
+
+Deno.test("image names that are not DNS names are refused before any platform call", () => {
+  assertVmName("flatcar-stable-3975.2.0-kube-1.30.4-tooling-1.18.1-gs");
+  for (const bad of ["a_b", "a+b", "a..b", "-a", "a-"]) {
+    assert.throws(
+      () => assertVmName(bad),
+      (e: unknown) => e instanceof PlatformError && e.step === "validate name",
+      bad,
+    );
+  }
+});
