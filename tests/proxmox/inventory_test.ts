@@ -3,7 +3,7 @@ import { classify, type ClusterVm } from "../../providers/proxmox/inventory.ts";
 import { PARTIAL_TAG } from "../../providers/proxmox/mod.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 import { opensslAvailable, opensslMissing, testPki } from "../support/tls.ts";
-import { harness, image, IMAGE_NAME, location, recordingProgress, source } from "./_support.ts";
+import { harness, image, IMAGE_NAME, location } from "./_support.ts";
 
 const ignore = !opensslAvailable();
 const pki = ignore ? undefined : await testPki();

@@ -558,3 +558,104 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "tasks that take a while are polled until they stop",
+  ignore,
+  fn: async () => {
+    const h = await harness(pki!, {
+      fake: { taskDurationMs: { download: 30, qmcreate: 20, qmconfig: 20, qmtemplate: 10 } },
+    });
+    try {
+      const result = await h.provider.ensure(
+        image(),
+        "l1",
+        source(h.files, "/good.qcow2"),
+        recordingProgress(),
+        h.signal,
+      );
+      assert.equal(result.reference, "pve1/100");
+      const polls = h.fake.requests.filter((r) => r.route.endsWith("/status"));
+      assert.ok(polls.length > 4, `only ${polls.length} polls`);
+      assert.ok(polls.every((r) => r.status === 200));
+      assert.ok(h.fake.tasks().every((t) => t.exitstatus === "OK"));
+    } finally {
+      await h.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "an ensure aborted mid-import leaves a partial VM that cleanupPartial removes",
+  ignore,
+  fn: async () => {
+    const h = await harness(pki!, { fake: { taskDurationMs: { qmconfig: 40 } } });
+    try {
+      const controller = new AbortController();
+      const progress = recordingProgress();
+      const phase = progress.phase;
+      progress.phase = (p) => {
+        phase(p);
+        // The process "crashes" once the disk import has started.
+        if (p.startsWith("importing")) setTimeout(() => controller.abort(new Error("crash")), 5);
+      };
+      await assert.rejects(
+        h.provider.ensure(
+          image(),
+          "l1",
+          source(h.files, "/good.qcow2"),
+          progress,
+          controller.signal,
+        ),
+        /crash/,
+      );
+      assert.deepEqual(progress.references, ["pve1/100"], "the reference was reported early");
+      while (h.fake.tasks().some((t) => t.status === "running")) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      assert.deepEqual(vmSummary(h.fake), [`pve1/100 ${IMAGE_NAME}`]);
+      assert.equal(h.fake.cluster.allFiles().length, 1, "the import file is still there");
+      const inventory = await h.provider.inventory("l1", h.signal);
+      assert.deepEqual(inventory.items.get(IMAGE_NAME), {
+        name: IMAGE_NAME,
+        reference: "pve1/100",
+        complete: false,
+      });
+
+      await h.provider.cleanupPartial(image(), "l1", h.signal);
+      assert.deepEqual(vmSummary(h.fake), []);
+      assert.deepEqual(h.fake.cluster.allFiles(), []);
+    } finally {
+      await h.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "ensure refuses a source that is not qcow2 and a name Proxmox would reject, before any call",
+  ignore,
+  fn: async () => {
+    const h = await harness(pki!);
+    try {
+      const ova = { ...source(h.files, "/good.qcow2"), format: "ova" as const };
+      await assert.rejects(
+        h.provider.ensure(image(), "l1", ova, recordingProgress(), h.signal),
+        (e: unknown) => e instanceof PlatformError && e.step === "validate source",
+      );
+      await assert.rejects(
+        h.provider.ensure(
+          image("flatcar_bad_name"),
+          "l1",
+          source(h.files, "/good.qcow2"),
+          recordingProgress(),
+          h.signal,
+        ),
+        (e: unknown) => e instanceof PlatformError && e.step === "validate name",
+      );
+      assert.equal(h.fake.requests.length, 0);
+    } finally {
+      await h.close();
+    }
+  },
+});
