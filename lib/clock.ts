@@ -16,23 +16,40 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/**
+ * The longest delay `setTimeout` honours: longer ones overflow and fire after 1 ms, which would
+ * turn a 30-day retention requeue into a hot loop.
+ */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** `setTimeout` for any delay: long ones are chained in steps the runtime can hold. */
+function longTimeout(ms: number, fn: () => void, unref: boolean): TimerHandle {
+  let id: ReturnType<typeof setTimeout>;
+  const due = Date.now() + Math.max(0, ms);
+  const arm = () => {
+    const left = due - Date.now();
+    id = setTimeout(left > MAX_TIMEOUT_MS ? arm : fn, Math.min(Math.max(0, left), MAX_TIMEOUT_MS));
+    if (unref) Deno.unrefTimer(id as unknown as number);
+  };
+  arm();
+  return { cancel: () => clearTimeout(id) };
+}
+
 /** The wall clock. Timers are unref'd so a pending requeue never keeps the process alive. */
 export const realClock: Clock = {
   now: () => Date.now(),
   setTimer(ms, fn) {
-    const id = setTimeout(fn, Math.max(0, ms));
-    Deno.unrefTimer(id);
-    return { cancel: () => clearTimeout(id) };
+    return longTimeout(ms, fn, true);
   },
   sleep(ms, signal) {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const id = setTimeout(() => {
+      const timer = longTimeout(ms, () => {
         signal?.removeEventListener("abort", onAbort);
         resolve();
-      }, Math.max(0, ms));
+      }, false);
       const onAbort = () => {
-        clearTimeout(id);
+        timer.cancel();
         reject(signal!.reason);
       };
       signal?.addEventListener("abort", onAbort, { once: true });
