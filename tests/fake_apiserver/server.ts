@@ -7,6 +7,7 @@
  * are accepted and ignored.
  */
 import type { KubeObject } from "../../lib/kube/resource.ts";
+import { unsupportedMediaType } from "./status.ts";
 import { Catalog, type ServedType } from "./catalog.ts";
 import {
   acceptsPlainJson,
@@ -326,7 +327,7 @@ export class ApiHandler {
         return this.#written(this.registry.update(target, await this.#body(request), writeOptions));
       case "patch": {
         const type = request.headers.get("content-type") ?? "";
-        const body = type.startsWith(APPLY_PATCH) ? undefined : await this.#body(request);
+        const body = type.startsWith(APPLY_PATCH) ? undefined : await this.#body(request, true);
         return this.#written(this.registry.patch(target, type, body, writeOptions));
       }
       case "delete": {
@@ -358,7 +359,17 @@ export class ApiHandler {
     }
   }
 
-  async #body(request: Request): Promise<unknown> {
+  /**
+   * Decodes a request body (a patch's type is checked by the patch code). This fake speaks JSON only; a protobuf or CBOR body gets the
+   * 415 a real server gives for a type it cannot decode, so clients fall back to JSON rather
+   * than the fake misreading the bytes.
+   */
+  async #body(request: Request, patch = false): Promise<unknown> {
+    const type = (request.headers.get("content-type") ?? "application/json").split(";")[0].trim();
+    if (!patch && type !== "application/json" && type !== "*/*") {
+      await request.body?.cancel();
+      throw unsupportedMediaType(type, ["application/json", "application/yaml"]);
+    }
     return parseJson(await request.text());
   }
 
