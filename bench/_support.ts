@@ -5,6 +5,7 @@ import {
   type KubeRequest,
   type KubeTransport,
 } from "../lib/kube/transport.ts";
+import type { KubeObject, ResourceType } from "../lib/kube/resource.ts";
 
 export interface FakeClusterProcess {
   url: string;
@@ -64,40 +65,65 @@ export async function startFakeCluster(crdDir: string): Promise<FakeClusterProce
   };
 }
 
-/** Creates `count` widgets in `namespace` from a child process (see `_seed.ts`). */
+/** Creates `items` on the cluster from a child process (see `_seed.ts`). */
 export async function seed(
-  kubeconfigPath: string,
-  namespace: string,
-  count: number,
+  cluster: FakeClusterProcess,
+  items: { type: ResourceType; object: KubeObject }[],
 ): Promise<void> {
-  const { success } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      new URL("./_seed.ts", import.meta.url).pathname,
-      kubeconfigPath,
-      namespace,
-      String(count),
-    ],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (!success) throw new Error(`Seeding ${count} objects failed`);
+  const file = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(file, JSON.stringify(items));
+    const { success } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        new URL("./_seed.ts", import.meta.url).pathname,
+        cluster.kubeconfigPath,
+        file,
+      ],
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    if (!success) throw new Error(`Seeding ${items.length} objects failed`);
+  } finally {
+    await Deno.remove(file);
+  }
 }
 
-/** Counts requests by method, around any transport. */
+/** Counts the requests it passes on: non-watch requests by method and kind, watches apart. */
 export class CountingTransport implements KubeTransport {
-  readonly byMethod: Record<string, number> = {};
+  readonly counts = new Map<string, number>();
   total = 0;
+  watches = 0;
   constructor(readonly inner: KubeTransport) {}
   get server(): string {
     return this.inner.server;
   }
   fetch(request: KubeRequest): Promise<Response> {
-    this.total++;
-    this.byMethod[request.method] = (this.byMethod[request.method] ?? 0) + 1;
+    const watch = request.query?.watch === true || request.query?.watch === "true";
+    if (watch) {
+      this.watches++;
+    } else {
+      this.total++;
+      const key = `${request.method} ${kindOf(request.path)}`;
+      this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    }
     return this.inner.fetch(request);
   }
+  /** `METHOD kind=n …`, sorted. */
+  summary(): string {
+    return [...this.counts].sort(([a], [b]) => a.localeCompare(b))
+      .map(([key, n]) => `${key}=${n}`).join(" ");
+  }
+}
+
+/** `nodeimages`, `nodeimages/status`, `releases`, `events`: the resource part of an API path. */
+function kindOf(path: string): string {
+  const parts = path.split("?")[0].split("/").filter(Boolean);
+  let rest = parts.slice(parts[0] === "api" ? 2 : 3);
+  if (rest[0] === "namespaces" && rest.length >= 3) rest = rest.slice(2);
+  const [plural, , subresource] = rest;
+  return subresource ? `${plural}/${subresource}` : plural ?? path;
 }
 
 /** Samples RSS every `everyMs` and remembers the peak. */

@@ -4,10 +4,12 @@
  *
  * Usage: deno task bench [watch] [release]   (all when none given)
  */
+import { benchReleaseColdStart } from "./release_cold_start.ts";
 import { benchWatchPipeline } from "./watch_pipeline.ts";
 
 const benches: Record<string, () => Promise<void>> = {
   watch: () => benchWatchPipeline(Number(Deno.env.get("BENCH_OBJECTS") ?? 10_000)),
+  release: () => benchReleaseColdStart(),
 };
 
 const selected = Deno.args.length ? Deno.args : Object.keys(benches);

@@ -8,18 +8,12 @@
  * operator made (counted by a wrapping transport; watches separately), and peak RSS against a
  * baseline taken before the controllers start. No pass/fail.
  *
- * Run: `deno run -A --v8-flags=--expose-gc bench/release_cold_start.ts`
+ * Run: `deno task bench release`
  */
-import { KubeConfig } from "@kubernetes/client-node";
 import { OperatorConfig } from "../lib/config/mod.ts";
 import { Manager } from "../lib/controller/manager.ts";
 import { ResourceClient } from "../lib/kube/client.ts";
 import { NAMESPACES } from "../lib/kube/resource.ts";
-import {
-  KubeConfigTransport,
-  type KubeRequest,
-  type KubeTransport,
-} from "../lib/kube/transport.ts";
 import { silentLogger } from "../lib/log.ts";
 import { ControllerMetrics, createRegistry } from "../lib/metrics.ts";
 import { NODE_IMAGES, NodeImageState, RELEASE_FINALIZER, RELEASES } from "../lib/names.ts";
@@ -29,6 +23,14 @@ import { deriveNodeImage } from "../lib/release/derive.ts";
 import type { NodeImage, Release } from "../lib/release/objects.ts";
 import { setupReleaseControllers } from "../lib/release/setup.ts";
 import { Readiness } from "../lib/server/mod.ts";
+import {
+  collectGarbage,
+  CountingTransport,
+  mib,
+  RssSampler,
+  seed,
+  startFakeCluster,
+} from "./_support.ts";
 
 const RELEASE_COUNT = 2_000;
 const IMAGES_PER_PROVIDER = 100;
@@ -36,51 +38,6 @@ const PROVIDERS = ["vsphere", "cloud-director", "proxmox"] as const;
 const NAMESPACE = "giantswarm";
 const DEADLINE_MS = 10 * 60_000;
 
-/** Counts the requests it passes on, by method (watches apart). */
-class CountingTransport implements KubeTransport {
-  readonly counts = new Map<string, number>();
-  #total = 0;
-  #watches = 0;
-  readonly #inner: KubeTransport;
-
-  constructor(inner: KubeTransport) {
-    this.#inner = inner;
-  }
-
-  get server(): string {
-    return this.#inner.server;
-  }
-
-  get total(): number {
-    return this.#total;
-  }
-
-  get watches(): number {
-    return this.#watches;
-  }
-
-  fetch(request: KubeRequest): Promise<Response> {
-    const watch = request.query?.watch === true || request.query?.watch === "true";
-    if (watch) this.#watches++;
-    else {
-      this.#total++;
-      const key = `${request.method} ${kindOf(request.path)}`;
-      this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-    }
-    return this.#inner.fetch(request);
-  }
-}
-
-function kindOf(path: string): string {
-  if (path.includes("/nodeimages")) {
-    return path.endsWith("/status") ? "nodeimages/status" : "nodeimages";
-  }
-  if (path.includes("/releases")) return "releases";
-  if (path.includes("/events")) return "events";
-  return path;
-}
-
-/** The Releases: three providers, each cycling through its 100 image versions. */
 function buildReleases(): Release[] {
   const releases: Release[] = [];
   for (let i = 0; i < RELEASE_COUNT; i++) {
@@ -107,80 +64,13 @@ function buildReleases(): Release[] {
   return releases;
 }
 
-/** Starts the fake API server in a subprocess; resolves once it prints its ready line. */
-async function startFakeServer(kubeconfig: string) {
-  const root = new URL("../", import.meta.url).pathname;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "tests/fake_apiserver/main.ts",
-      "--port",
-      "0",
-      "--kubeconfig",
-      kubeconfig,
-      "--crds",
-      "crds",
-    ],
-    cwd: root,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  while (!buffered.includes("ready")) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error("The fake API server exited before printing its ready line");
-    buffered += value;
-  }
-  // Keep draining so the child never blocks on a full pipe.
-  const drained = (async () => {
-    while (!(await lines.read()).done) { /* discard */ }
-  })();
-  return {
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await drained.catch(() => {});
-    },
-  };
-}
-
-function transportFor(kubeconfig: string): KubeConfigTransport {
-  const config = new KubeConfig();
-  config.loadFromFile(kubeconfig);
-  return new KubeConfigTransport(config);
-}
-
-/** Creates the objects with a few requests in flight at once. */
-async function createAll(client: ResourceClient<Release>, objects: Release[]): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < objects.length) await client.create(objects[next++]);
-  };
-  await Promise.all(Array.from({ length: 16 }, worker));
-}
-
-function gc(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
-
-function mb(bytes: number): string {
-  return `${(bytes / 1_048_576).toFixed(1)} MB`;
-}
-
 /** Runs the benchmark and prints its figures. */
 export async function benchReleaseColdStart(): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "release-cold-start-" });
-  const kubeconfig = `${dir}/kubeconfig`;
-  const server = await startFakeServer(kubeconfig);
-  const setupTransport = transportFor(kubeconfig);
-  const operatorTransport = transportFor(kubeconfig);
+  const cluster = await startFakeCluster(new URL("../crds", import.meta.url).pathname);
   const abort = new AbortController();
   let running: Promise<unknown> | undefined;
   try {
-    // Arrange: the namespace and the Releases, through a transport that is not counted.
-    await new ResourceClient(setupTransport, NAMESPACES).create({ metadata: { name: NAMESPACE } });
+    // Arrange: the namespace and the Releases, from another process.
     const releases = buildReleases();
     const expected = new Map<string, Set<string>>();
     for (const release of releases) {
@@ -188,17 +78,17 @@ export async function benchReleaseColdStart(): Promise<void> {
       if (!expected.has(objectName)) expected.set(objectName, new Set());
       expected.get(objectName)!.add(release.metadata.name!);
     }
-    await createAll(new ResourceClient<Release>(setupTransport, RELEASES), releases);
+    await seed(cluster, [
+      { type: NAMESPACES, object: { metadata: { name: NAMESPACE } } },
+      ...releases.map((object) => ({ type: RELEASES, object })),
+    ]);
 
-    gc();
+    collectGarbage();
     const baseline = Deno.memoryUsage().rss;
-    let peak = baseline;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, Deno.memoryUsage().rss);
-    }, 20);
+    const sampler = new RssSampler(20);
 
     // Act: the operator from cold (empty caches), as main.ts wires it.
-    const transport = new CountingTransport(operatorTransport);
+    const transport = new CountingTransport(cluster.transport);
     const registry = createRegistry();
     const manager = new Manager({ transport, log: silentLogger });
     const ctx: SetupContext = {
@@ -249,17 +139,16 @@ export async function benchReleaseColdStart(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     const seconds = (performance.now() - started) / 1000;
-    clearInterval(sampler);
-    peak = Math.max(peak, Deno.memoryUsage().rss);
+    sampler.stop();
+    const peak = Math.max(sampler.peak, sampler.sample());
 
     // Check the server agrees with the caches (uncounted reads).
-    const images = await new ResourceClient<NodeImage>(setupTransport, NODE_IMAGES).list({
+    const images = await new ResourceClient<NodeImage>(cluster.transport, NODE_IMAGES).list({
       namespace: NAMESPACE,
     });
     const listedTotal = images.items.reduce((n, i) => n + (i.status?.releases?.length ?? 0), 0);
 
-    const byKind = [...transport.counts].sort(([a], [b]) => a.localeCompare(b))
-      .map(([key, n]) => `${key}=${n}`).join(" ");
+    const byKind = transport.summary();
     console.log(`release cold start: ${RELEASE_COUNT} Releases, ${expected.size} NodeImages`);
     console.log(`converged in: ${seconds.toFixed(2)} s`);
     console.log(`API requests: ${transport.total} (plus ${transport.watches} watches)`);
@@ -267,18 +156,15 @@ export async function benchReleaseColdStart(): Promise<void> {
     console.log(
       `server check: ${images.items.length} NodeImages listing ${listedTotal} Releases`,
     );
-    console.log(`RSS baseline: ${mb(baseline)}`);
+    console.log(`RSS baseline: ${mib(baseline)}`);
     console.log(
-      `RSS peak: ${mb(peak)} (${(peak / baseline).toFixed(2)}x baseline, +${mb(peak - baseline)})`,
+      `RSS peak: ${mib(peak)} (${(peak / baseline).toFixed(2)}x baseline, +${
+        mib(peak - baseline)
+      })`,
     );
   } finally {
     abort.abort();
     await running?.catch(() => {});
-    operatorTransport.close();
-    setupTransport.close();
-    await server.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await cluster.stop();
   }
 }
-
-if (import.meta.main) await benchReleaseColdStart();

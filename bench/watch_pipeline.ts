@@ -13,6 +13,7 @@ import { Controller } from "../lib/controller/controller.ts";
 import { Manager } from "../lib/controller/manager.ts";
 import { done } from "../lib/controller/result.ts";
 import { ResourceClient } from "../lib/kube/client.ts";
+import { NAMESPACES } from "../lib/kube/resource.ts";
 import { WIDGETS } from "./_widgets.ts";
 import {
   collectGarbage,
@@ -33,7 +34,18 @@ export async function benchWatchPipeline(count = 10_000): Promise<void> {
   try {
     const widgets = new ResourceClient(cluster.transport, WIDGETS);
     const names = Array.from({ length: count }, (_, i) => `widget-${i}`);
-    await seed(cluster.kubeconfigPath, NAMESPACE, count);
+    await seed(cluster, [
+      { type: NAMESPACES, object: { metadata: { name: NAMESPACE } } },
+      ...names.map((name) => ({
+        type: WIDGETS,
+        object: {
+          apiVersion: "bench.example.com/v1",
+          kind: "Widget",
+          metadata: { name, namespace: NAMESPACE },
+          spec: { size: 0 },
+        },
+      })),
+    ]);
 
     collectGarbage();
     const before = Deno.memoryUsage();
