@@ -19,6 +19,9 @@ import {
 import { DEFAULT_FLATCAR_CHANNEL, DEFAULT_NODE_IMAGE_NAMESPACE } from "./lib/names.ts";
 import { type ReleaseControllers, setupReleaseControllers } from "./lib/release/setup.ts";
 import { validateFlatcarChannel } from "./lib/release/derive.ts";
+import { ProviderRegistry } from "./lib/image/providers.ts";
+import { setupImageController } from "./lib/image/setup.ts";
+import { providerFactories, providerLocationNames, S3Resolver } from "./providers/mod.ts";
 import { DurationError, parseNonNegativeGoDuration } from "./lib/duration.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -76,16 +79,32 @@ const FLAGS: Record<string, FlagSpec> = {
     usage: "Flatcar channel of image names, unless a Release's annotation " +
       "image-distribution-operator.giantswarm.io/flatcar-channel says otherwise",
   },
+  "max-concurrent-transfers": {
+    kind: "string",
+    default: "4",
+    usage: "Image transfers running at once, across all images and locations",
+  },
+  "transfer-timeout": {
+    kind: "string",
+    default: "2h",
+    usage: "Deadline of one transfer (Go duration); it is cancelled and cleaned up after that",
+  },
+  "inventory-resync": {
+    kind: "string",
+    default: "10m",
+    usage: "How often each location's catalog is listed again (Go duration, at least 1s)",
+  },
   ...CONFIG_FLAGS,
   "help": { kind: "bool", default: false, usage: "Show this help" },
 };
 
 async function main(args: string[]): Promise<number> {
-  let flags, log, graceMs;
+  let flags, log, graceMs, transfers;
   try {
     flags = parseFlags(args, FLAGS);
     log = new Logger({ format: logFormat(flags), level: logLevel(flags) });
     validateFlatcarChannel(String(flags["flatcar-channel"]), "--flatcar-channel");
+    transfers = transferSettings(flags);
     graceMs = parseNonNegativeGoDuration(
       String(flags["graceful-shutdown-timeout"]),
       "--graceful-shutdown-timeout",
@@ -133,6 +152,16 @@ async function main(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
   Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
 
+  const registry = new ProviderRegistry({
+    factories: providerFactories({ log }),
+    locationNames: providerLocationNames,
+    initialBackoffMs: config.clientSetup.initialBackoffMs,
+    retryCount: config.clientSetup.retryCount,
+    log,
+  });
+  await registry.update({ ...config.providers });
+  const resolver = new S3Resolver(config.s3);
+
   let controllers: ReleaseControllers | undefined;
   const configWatch = watchConfig(
     () => loadConfigFromSources(sources),
@@ -141,9 +170,11 @@ async function main(args: string[]): Promise<number> {
       signal: stop.signal,
       initial: config,
       log,
-      onChange: (next) => {
+      onChange: async (next) => {
         log.info("Configuration reloaded", { providers: next.configuredProviderIds() });
         controllers?.applyConfig(next);
+        resolver.update(next.s3);
+        await registry.update({ ...next.providers });
       },
     },
   );
@@ -166,6 +197,8 @@ async function main(args: string[]): Promise<number> {
           flatcarChannel: flags["flatcar-channel"] as string,
           retentionMs: config.retentionMs,
         });
+        registry.attachReadiness(ctx.readiness);
+        setupImageController(ctx, { registry, resolver, ...transfers });
       },
       onListening: ({ health, metrics }) =>
         log.info("Listening", {
@@ -181,7 +214,33 @@ async function main(args: string[]): Promise<number> {
   } finally {
     stop.abort();
     await configWatch;
+    await registry.close();
+    resolver.close();
   }
+}
+
+function transferSettings(flags: Record<string, unknown>) {
+  const maxConcurrentTransfers = Number(flags["max-concurrent-transfers"]);
+  if (!Number.isInteger(maxConcurrentTransfers) || maxConcurrentTransfers < 1) {
+    throw new FlagError(
+      `Flag "--max-concurrent-transfers" takes a whole number of at least 1, ` +
+        `not "${flags["max-concurrent-transfers"]}"`,
+    );
+  }
+  const transferTimeoutMs = parseNonNegativeGoDuration(
+    String(flags["transfer-timeout"]),
+    "--transfer-timeout",
+  );
+  const inventoryResyncMs = parseNonNegativeGoDuration(
+    String(flags["inventory-resync"]),
+    "--inventory-resync",
+  );
+  if (inventoryResyncMs < 1000) {
+    throw new FlagError(
+      `Flag "--inventory-resync" must be at least 1s, not "${flags["inventory-resync"]}"`,
+    );
+  }
+  return { maxConcurrentTransfers, transferTimeoutMs, inventoryResyncMs };
 }
 
 function logFormat(flags: Record<string, unknown>): LogFormat {

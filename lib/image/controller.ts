@@ -399,7 +399,7 @@ export function providerView(
   handle: ReturnType<ProviderRegistry["get"]>,
 ): ProviderView {
   if (!handle) return { phase: "not-configured" };
-  const locations = handle.provider?.locations() ?? [];
+  const locations = handle.locations;
   if (handle.status.phase === "ready") return { phase: "ready", locations };
   return { phase: handle.status.phase, message: handle.status.message, locations };
 }

@@ -54,6 +54,11 @@ export interface ProviderRegistryOptions {
    * costs no extra platform requests.
    */
   healthIntervalMs?: number;
+  /**
+   * Location names a provider's config declares, used while its client cannot be built or
+   * reached so each location can still show why it is not served. Default: none.
+   */
+  locationNames?: (id: string, config: unknown) => string[];
   clock?: Clock;
   log?: Logger;
 }
@@ -122,9 +127,14 @@ export class ProviderRegistry {
   }
 
   /** The provider and its status, or `undefined` when `id` is not configured. */
-  get(id: string): { provider?: Provider; status: ProviderStatus } | undefined {
+  get(
+    id: string,
+  ): { provider?: Provider; status: ProviderStatus; locations: string[] } | undefined {
     const entry = this.#entries.get(id);
-    return entry && { provider: entry.provider, status: { ...entry.status } };
+    if (!entry) return undefined;
+    const locations = entry.provider?.locations() ??
+      this.#options.locationNames?.(id, entry.config) ?? [];
+    return { provider: entry.provider, status: { ...entry.status }, locations };
   }
 
   /** Statuses of every configured provider, sorted by id. */
