@@ -1,17 +1,18 @@
 /**
  * Test harness for the image controller: the fake API server with `crds/` (via the release
- * tests' `TestCluster`), fake catalogs as providers, a local object server as the image source,
- * and the controller run through a real `Manager` as `main.ts` wires it.
+ * tests' `TestCluster`), fake catalogs or real platform clients as providers, the real S3
+ * resolver over s3rver as the image source (`_s3.ts`), and the controller run through a real
+ * `Manager` as `main.ts` wires it.
  */
 import { KubeConfig } from "@kubernetes/client-node";
 import { Manager } from "../../lib/controller/manager.ts";
 import type { Clock } from "../../lib/clock.ts";
 import type { PlanTimings } from "../../lib/image/plan.ts";
-import { ProviderRegistry } from "../../lib/image/providers.ts";
+import { type ProviderFactory, ProviderRegistry } from "../../lib/image/providers.ts";
 import { type ImageController, setupImageController } from "../../lib/image/setup.ts";
 import type { ImageSourceResolver } from "../../lib/image/source.ts";
 import { KubeConfigTransport } from "../../lib/kube/transport.ts";
-import { silentLogger } from "../../lib/log.ts";
+import { type Logger, silentLogger } from "../../lib/log.ts";
 import { ControllerMetrics, createRegistry } from "../../lib/metrics.ts";
 import type { SetupContext } from "../../lib/operator.ts";
 import { prometheusQueueMetrics } from "../../lib/queue/mod.ts";
@@ -37,10 +38,16 @@ export interface ImageRun {
 }
 
 export interface RunImageOptions {
-  catalogs: FakeCatalog[];
+  catalogs?: FakeCatalog[];
+  /** Real platform clients (end-to-end tests), next to the catalogs' factories. */
+  factories?: Record<string, ProviderFactory>;
+  /** As `main.ts` passes `providerLocationNames`. */
+  locationNames?: (id: string, config: unknown) => string[];
   resolver: ImageSourceResolver;
   /** Provider configs; default `{ [catalog.id]: {} }` for each catalog. */
   configs?: Record<string, unknown>;
+  /** Receives every log line of the manager, registry and controller; default silent. */
+  log?: Logger;
   maxConcurrentTransfers?: number;
   transferTimeoutMs?: number;
   inventoryResyncMs?: number;
@@ -68,7 +75,9 @@ export async function runImageController(
   const inner = new KubeConfigTransport(config);
   const transport = new RecordingTransport(inner);
   const registry = createRegistry();
-  const manager = new Manager({ transport, log: silentLogger });
+  const log = options.log ?? silentLogger;
+  const catalogs = options.catalogs ?? [];
+  const manager = new Manager({ transport, log });
   const readiness = new Readiness();
   const ctx: SetupContext = {
     manager,
@@ -78,11 +87,11 @@ export async function runImageController(
     controllerMetrics: new ControllerMetrics(registry),
     queueMetrics: (controller) => prometheusQueueMetrics(registry, controller),
     readiness,
-    log: silentLogger,
+    log,
     identity: "test-operator",
   };
   const connections = new Map<string, FakeProvider[]>();
-  const factories = Object.fromEntries(options.catalogs.map((catalog) => [
+  const factories: Record<string, ProviderFactory> = Object.fromEntries(catalogs.map((catalog) => [
     catalog.id,
     () => {
       const provider = catalog.connect();
@@ -91,13 +100,15 @@ export async function runImageController(
     },
   ]));
   const providers = new ProviderRegistry({
-    factories,
+    factories: { ...factories, ...options.factories },
+    locationNames: options.locationNames,
     initialBackoffMs: 20,
     retryCount: 3,
     clock: options.clock,
+    log,
   });
   await providers.update(
-    options.configs ?? Object.fromEntries(options.catalogs.map((c) => [c.id, {}])),
+    options.configs ?? Object.fromEntries(catalogs.map((c) => [c.id, {}])),
   );
   const image = setupImageController(ctx, {
     registry: providers,

@@ -1,45 +1,52 @@
 /**
  * The Go operator's five integration scenarios (§9: import, delete, idempotency, missing source,
  * broken source), run per location: the provider has three locations and every assertion is made
- * for each of them.
+ * for each of them. The source is the real S3 resolver over s3rver (one server for the file, a
+ * fresh bucket per case), with objects at the Go operator's keys.
  */
 import assert from "node:assert/strict";
 import { NODE_IMAGE_FINALIZER } from "../../lib/names.ts";
-import { withCluster } from "../release/_cluster.ts";
+import { s3KeyFor } from "../../lib/release/derive.ts";
+import { type TestCluster, withCluster } from "../release/_cluster.ts";
 import { defaultImageName } from "../support/builders.ts";
-import { FakeCatalog, validImageBytes } from "../support/fake_provider.ts";
-import { HttpSourceResolver, ObjectServer } from "../support/http_image_source.ts";
+import { FakeCatalog } from "../support/fake_provider.ts";
+import type { S3rver } from "../support/s3rver.ts";
 import { createImage, locationOf, runImageController, specName } from "./_harness.ts";
+import { type CountingResolver, ImageBucket, imageBytes, s3Suite } from "./_s3.ts";
 
 const LOCATIONS = ["dc-a", "dc-b", "dc-c"];
 const NAME = defaultImageName("capv");
 
-async function withSetup(
-  fn: (
-    ctx: {
-      cluster: Parameters<Parameters<typeof withCluster>[0]>[0];
-      catalog: FakeCatalog;
-      objects: ObjectServer;
-    },
-  ) => Promise<void>,
-) {
-  const objects = await ObjectServer.start();
+interface Setup {
+  cluster: TestCluster;
+  catalog: FakeCatalog;
+  bucket: ImageBucket;
+  resolver: CountingResolver;
+}
+
+async function withSetup(server: S3rver, fn: (setup: Setup) => Promise<void>): Promise<void> {
+  const bucket = await ImageBucket.create(server);
+  const resolver = bucket.resolver();
   try {
     await withCluster(async (cluster) => {
       const catalog = new FakeCatalog({ locations: LOCATIONS });
-      await fn({ cluster, catalog, objects });
+      await fn({ cluster, catalog, bucket, resolver });
     });
   } finally {
-    await objects.close();
+    resolver.close();
   }
 }
 
-Deno.test("import: a valid image becomes Available in every location as a complete template", async () => {
-  await withSetup(async ({ cluster, catalog, objects }) => {
-    objects.putImage("capv", specName(NAME), validImageBytes("ova", 10_000));
+const suite = await s3Suite(
+  "the Go operator's five scenarios per location, with s3rver as the source",
+);
+
+suite.test("import: a valid image becomes Available in every location as a complete template", (server) =>
+  withSetup(server, async ({ cluster, catalog, bucket, resolver }) => {
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova", 10_000));
     const run = await runImageController(cluster, {
       catalogs: [catalog],
-      resolver: new HttpSourceResolver(objects.url),
+      resolver,
     });
     await createImage(cluster, NAME);
     const image = await cluster.waitFor("Available", async () => {
@@ -62,7 +69,7 @@ Deno.test("import: a valid image becomes Available in every location as a comple
     assert.equal(ready?.status, "True");
     assert.ok(image.metadata.finalizers?.includes(NODE_IMAGE_FINALIZER));
     assert.equal(catalog.count("ensure"), 3);
-    assert.equal(objects.heads, 1, "one source lookup for all three locations");
+    assert.equal(resolver.lookups, 1, "one source lookup for all three locations");
     const events = await cluster.eventsAbout(NAME);
     assert.equal(events.filter((e) => e.reason === "TransferStarted").length, 3);
     await cluster.waitFor(
@@ -72,15 +79,14 @@ Deno.test("import: a valid image becomes Available in every location as a comple
           3,
     );
     await run.stop();
-  });
-});
+  }));
 
-Deno.test("delete: the template goes from every location, then the finalizer, then the object", async () => {
-  await withSetup(async ({ cluster, catalog, objects }) => {
-    objects.putImage("capv", specName(NAME), validImageBytes("ova"));
+suite.test("delete: the template goes from every location, then the finalizer, then the object", (server) =>
+  withSetup(server, async ({ cluster, catalog, bucket, resolver }) => {
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova"));
     const run = await runImageController(cluster, {
       catalogs: [catalog],
-      resolver: new HttpSourceResolver(objects.url),
+      resolver,
     });
     await createImage(cluster, NAME);
     await cluster.waitFor(
@@ -95,15 +101,14 @@ Deno.test("delete: the template goes from every location, then the finalizer, th
     }
     assert.deepEqual(catalog.partials(), []);
     await run.stop();
-  });
-});
+  }));
 
-Deno.test("idempotency: reconciling an Available image again changes no template and uploads nothing", async () => {
-  await withSetup(async ({ cluster, catalog, objects }) => {
-    objects.putImage("capv", specName(NAME), validImageBytes("ova"));
+suite.test("idempotency: reconciling an Available image again changes no template and uploads nothing", (server) =>
+  withSetup(server, async ({ cluster, catalog, bucket, resolver }) => {
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova"));
     const run = await runImageController(cluster, {
       catalogs: [catalog],
-      resolver: new HttpSourceResolver(objects.url),
+      resolver,
       inventoryResyncMs: 100,
     });
     await createImage(cluster, NAME);
@@ -128,41 +133,43 @@ Deno.test("idempotency: reconciling an Available image again changes no template
       LOCATIONS.map((l) => locationOf(first, l)?.lastTransitionTime),
     );
     await run.stop();
-  });
-});
+  }));
 
-Deno.test("missing source: every location is Missing, nothing is uploaded, and it retries later", async () => {
-  await withSetup(async ({ cluster, catalog, objects }) => {
+suite.test("missing source: every location is Missing, nothing is uploaded, and it retries later", (server) =>
+  withSetup(server, async ({ cluster, catalog, bucket, resolver }) => {
     const run = await runImageController(cluster, {
       catalogs: [catalog],
-      resolver: new HttpSourceResolver(objects.url),
+      resolver,
     });
     await createImage(cluster, NAME);
     const image = await cluster.waitFor("Missing", async () => {
       const image = await cluster.image(NAME);
       return image?.status?.state === "Missing" && image;
     });
+    const key = s3KeyFor("capv", specName(NAME));
     for (const location of LOCATIONS) {
       assert.equal(locationOf(image, location)?.state, "Missing", location);
-      assert.match(locationOf(image, location)?.message ?? "", /does not exist/);
+      assert.equal(
+        locationOf(image, location)?.message,
+        `Image s3://${bucket.name}/${key} not found at ${bucket.server.endpoint} (HTTP 404)`,
+      );
     }
     assert.equal(catalog.count("ensure"), 0);
     // The object appears later: the periodic retry picks it up without any change to the CR.
-    objects.putImage("capv", specName(NAME), validImageBytes("ova"));
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova"));
     await cluster.waitFor(
       "Available after the source appeared",
       async () => (await cluster.image(NAME))?.status?.state === "Available",
     );
     await run.stop();
-  });
-});
+  }));
 
-Deno.test("broken source: garbage bytes give Error with the platform's reason and leave no template", async () => {
-  await withSetup(async ({ cluster, catalog, objects }) => {
-    objects.putImage("capv", specName(NAME), new Uint8Array(2048).fill(7));
+suite.test("broken source: garbage bytes give Error naming the malformed object and leave no template", (server) =>
+  withSetup(server, async ({ cluster, catalog, bucket, resolver }) => {
+    await bucket.putImage("capv", specName(NAME), new Uint8Array(2048).fill(7));
     const run = await runImageController(cluster, {
       catalogs: [catalog],
-      resolver: new HttpSourceResolver(objects.url),
+      resolver,
       timings: { failureBackoffMs: 60_000, maxFailureBackoffMs: 60_000 },
     });
     await createImage(cluster, NAME);
@@ -172,14 +179,19 @@ Deno.test("broken source: garbage bytes give Error with the platform's reason an
         LOCATIONS.every((l) => locationOf(image, l)?.state === "Error") && image;
     });
     for (const location of LOCATIONS) {
-      assert.match(locationOf(image, location)?.message ?? "", /not a valid ova image/, location);
+      // The S3 source's OVA verifier refuses the bytes while they stream to the platform.
+      assert.match(
+        locationOf(image, location)?.message ?? "",
+        new RegExp(`^Malformed OVA s3://${bucket.name}/capv/`),
+        location,
+      );
       assert.equal(catalog.items(location).size, 0, `${location}: nothing kept`);
     }
+    assert.deepEqual(catalog.partials(), []);
     const warnings = await cluster.waitFor("failure events", async () => {
       const events = (await cluster.eventsAbout(NAME)).filter((e) => e.reason === "TransferFailed");
       return events.length === 3 && events;
     });
     assert.ok(warnings.every((e) => e.type === "Warning"));
     await run.stop();
-  });
-});
+  }));

@@ -1,7 +1,8 @@
 /**
  * The image controller beyond the Go operator's scenarios: independent locations, the transfer
  * limit, progress, deletion and crashes mid-transfer, refresh, provider outages, conflicts, and
- * not fighting the garbage collector.
+ * not fighting the garbage collector. The source is the real S3 resolver over s3rver (one server
+ * for the file, a fresh bucket per case).
  */
 import assert from "node:assert/strict";
 import { NODE_IMAGE_FINALIZER } from "../../lib/names.ts";
@@ -9,8 +10,8 @@ import type { NodeImage } from "../../lib/release/objects.ts";
 import { type TestCluster, withCluster } from "../release/_cluster.ts";
 import { defaultImageName } from "../support/builders.ts";
 import { FakeClock } from "../support/fake_clock.ts";
-import { FakeCatalog, validImageBytes } from "../support/fake_provider.ts";
-import { HttpSourceResolver, ObjectServer } from "../support/http_image_source.ts";
+import { FakeCatalog } from "../support/fake_provider.ts";
+import type { S3rver } from "../support/s3rver.ts";
 import {
   createImage,
   locationOf,
@@ -18,21 +19,23 @@ import {
   specName,
   TEST_NAMESPACE,
 } from "./_harness.ts";
+import { type CountingResolver, ImageBucket, imageBytes, s3Suite } from "./_s3.ts";
 
 const LOCATIONS = ["dc-a", "dc-b", "dc-c"];
 const NAME = defaultImageName("capv");
 
 interface Setup {
   cluster: TestCluster;
-  objects: ObjectServer;
-  resolver: HttpSourceResolver;
+  bucket: ImageBucket;
+  resolver: CountingResolver;
   /** Steps the catalogs' transfers: they move only when a test advances it. */
   clock: FakeClock;
   catalog: FakeCatalog;
 }
 
-async function withSetup(fn: (setup: Setup) => Promise<void>): Promise<void> {
-  const objects = await ObjectServer.start();
+async function withSetup(server: S3rver, fn: (setup: Setup) => Promise<void>): Promise<void> {
+  const bucket = await ImageBucket.create(server);
+  const resolver = bucket.resolver();
   try {
     await withCluster(async (cluster) => {
       const clock = new FakeClock();
@@ -43,12 +46,14 @@ async function withSetup(fn: (setup: Setup) => Promise<void>): Promise<void> {
         bytesPerSecond: 1024,
         chunkBytes: 1024,
       });
-      await fn({ cluster, objects, resolver: new HttpSourceResolver(objects.url), clock, catalog });
+      await fn({ cluster, bucket, resolver, clock, catalog });
     });
   } finally {
-    await objects.close();
+    resolver.close();
   }
 }
+
+const suite = await s3Suite("the image controller stays robust, with s3rver as the source");
 
 function imageWhere(
   cluster: TestCluster,
@@ -63,10 +68,10 @@ function imageWhere(
 
 const allAvailable = (image: NodeImage) => image.status?.state === "Available";
 
-Deno.test("one failing location never stops the other two", async () => {
-  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
+suite.test("one failing location never stops the other two", (server) =>
+  withSetup(server, async ({ cluster, bucket, resolver, catalog }) => {
     catalog.bytesPerSecond = Infinity;
-    objects.putImage("capv", specName(NAME), validImageBytes("ova"));
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova"));
     catalog.failNext("ensure", "datastore is full", { location: "dc-b" });
     const run = await runImageController(cluster, {
       catalogs: [catalog],
@@ -89,13 +94,12 @@ Deno.test("one failing location never stops the other two", async () => {
     assert.equal(ready?.status, "False");
     assert.match(ready?.message ?? "", /dc-b: Error/);
     await run.stop();
-  });
-});
+  }));
 
-Deno.test("never more than --max-concurrent-transfers transfers run at once, and all finish", async () => {
-  await withSetup(async ({ cluster, objects, resolver, clock, catalog }) => {
+suite.test("never more than --max-concurrent-transfers transfers run at once, and all finish", (server) =>
+  withSetup(server, async ({ cluster, bucket, resolver, clock, catalog }) => {
     const names = [1, 2, 3, 4].map((i) => defaultImageName("capv", `4593.2.${i}`));
-    for (const name of names) objects.putImage("capv", specName(name), validImageBytes("ova"));
+    for (const name of names) await bucket.putImage("capv", specName(name), imageBytes("ova"));
     const run = await runImageController(cluster, {
       catalogs: [catalog],
       resolver,
@@ -123,13 +127,13 @@ Deno.test("never more than --max-concurrent-transfers transfers run at once, and
     assert.equal(run.image.pool.peakRunning, 2);
     assert.equal(catalog.count("ensure"), 12);
     await run.stop();
-  });
-});
+  }));
 
-Deno.test("status shows upload progress while a transfer runs, and the partial reference early", async () => {
-  await withSetup(async ({ cluster, objects, resolver, clock, catalog }) => {
-    const size = 16 * 1024;
-    objects.putImage("capv", specName(NAME), validImageBytes("ova", size));
+suite.test("status shows upload progress while a transfer runs, and the partial reference early", (server) =>
+  withSetup(server, async ({ cluster, bucket, resolver, clock, catalog }) => {
+    const bytes = imageBytes("ova", 16 * 1024);
+    const size = bytes.byteLength;
+    await bucket.putImage("capv", specName(NAME), bytes);
     const run = await runImageController(cluster, { catalogs: [catalog], resolver });
     await createImage(cluster, NAME);
     const uploading = await cluster.waitFor(
@@ -158,14 +162,13 @@ Deno.test("status shows upload progress while a transfer runs, and the partial r
     const intermediate = [...seen].filter((n) => n > 0 && n < size);
     assert.ok(intermediate.length >= 2, `progress seen: ${[...seen].join(", ")}`);
     await run.stop();
-  });
-});
+  }));
 
-Deno.test("deleting a NodeImage during its transfer cancels it, cleans up, and removes the finalizer", async () => {
-  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
-    objects.putImage("capv", specName(NAME), validImageBytes("ova", 64 * 1024));
+suite.test("deleting a NodeImage during its transfer cancels it, cleans up, and removes the finalizer", (server) =>
+  withSetup(server, async ({ cluster, bucket, resolver, catalog }) => {
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova", 64 * 1024));
     const other = defaultImageName("capv", "4593.9.9");
-    objects.putImage("capv", specName(other), validImageBytes("ova", 64 * 1024));
+    await bucket.putImage("capv", specName(other), imageBytes("ova", 64 * 1024));
     const run = await runImageController(cluster, {
       catalogs: [catalog],
       resolver,
@@ -189,12 +192,11 @@ Deno.test("deleting a NodeImage during its transfer cancels it, cleans up, and r
     assert.deepEqual(catalog.partials(), []);
     assert.equal(catalog.active, 0);
     await run.stop();
-  });
-});
+  }));
 
-Deno.test("a crash mid-transfer is cleaned up and retried by the next process, leaking nothing", async () => {
-  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
-    objects.putImage("capv", specName(NAME), validImageBytes("ova", 64 * 1024));
+suite.test("a crash mid-transfer is cleaned up and retried by the next process, leaking nothing", (server) =>
+  withSetup(server, async ({ cluster, bucket, resolver, catalog }) => {
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova", 64 * 1024));
     const first = await runImageController(cluster, { catalogs: [catalog], resolver });
     await createImage(cluster, NAME);
     await cluster.waitFor(
@@ -227,13 +229,12 @@ Deno.test("a crash mid-transfer is cleaned up and retried by the next process, l
     const failures = (await cluster.eventsAbout(NAME)).filter((e) => e.reason === "TransferFailed");
     assert.deepEqual(failures.map((e) => e.note), [], "no retry hit the leftover");
     await second.stop();
-  });
-});
+  }));
 
-Deno.test("the refresh annotation re-lists every location, re-uploads what vanished, and is removed", async () => {
-  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
+suite.test("the refresh annotation re-lists every location, re-uploads what vanished, and is removed", (server) =>
+  withSetup(server, async ({ cluster, bucket, resolver, catalog }) => {
     catalog.bytesPerSecond = Infinity;
-    objects.putImage("capv", specName(NAME), validImageBytes("ova"));
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova"));
     const run = await runImageController(cluster, { catalogs: [catalog], resolver });
     await createImage(cluster, NAME);
     await cluster.waitFor("Available", imageWhere(cluster, NAME, allAvailable));
@@ -258,17 +259,16 @@ Deno.test("the refresh annotation re-lists every location, re-uploads what vanis
     assert.equal(catalog.count("ensure", "dc-a"), 1);
     assert.equal(refreshed.status?.ready, "3/3");
     await run.stop();
-  });
-});
+  }));
 
-Deno.test("an unreachable provider puts only its own locations in Error, and recovers when it answers", async () => {
-  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
+suite.test("an unreachable provider puts only its own locations in Error, and recovers when it answers", (server) =>
+  withSetup(server, async ({ cluster, bucket, resolver, catalog }) => {
     catalog.bytesPerSecond = Infinity;
     catalog.unreachable = "connection refused";
     const proxmox = new FakeCatalog({ id: "capmox", locations: ["pve-1"], format: "qcow2" });
     const moxName = defaultImageName("capmox");
-    objects.putImage("capv", specName(NAME), validImageBytes("ova"));
-    objects.putImage("capmox", specName(moxName), validImageBytes("qcow2"));
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova"));
+    await bucket.putImage("capmox", specName(moxName), imageBytes("qcow2"));
     const run = await runImageController(cluster, { catalogs: [catalog, proxmox], resolver });
     await createImage(cluster, NAME);
     await createImage(cluster, moxName);
@@ -297,13 +297,12 @@ Deno.test("an unreachable provider puts only its own locations in Error, and rec
       undefined,
     );
     await run.stop();
-  });
-});
+  }));
 
-Deno.test("deleting an image whose provider is no longer configured warns what may remain where", async () => {
-  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
+suite.test("deleting an image whose provider is no longer configured warns what may remain where", (server) =>
+  withSetup(server, async ({ cluster, bucket, resolver, catalog }) => {
     catalog.bytesPerSecond = Infinity;
-    objects.putImage("capv", specName(NAME), validImageBytes("ova"));
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova"));
     const run = await runImageController(cluster, { catalogs: [catalog], resolver });
     await createImage(cluster, NAME);
     await cluster.waitFor("Available", imageWhere(cluster, NAME, allAvailable));
@@ -332,12 +331,11 @@ Deno.test("deleting an image whose provider is no longer configured warns what m
     );
     assert.match(unknown?.note ?? "", /unknown/);
     await run.stop();
-  });
-});
+  }));
 
-Deno.test("Conflicts injected on status writes still converge, and a Release added meanwhile is kept", async () => {
-  await withSetup(async ({ cluster, objects, resolver, clock, catalog }) => {
-    objects.putImage("capv", specName(NAME), validImageBytes("ova", 4096));
+suite.test("Conflicts injected on status writes still converge, and a Release added meanwhile is kept", (server) =>
+  withSetup(server, async ({ cluster, bucket, resolver, clock, catalog }) => {
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova", 4096));
     const run = await runImageController(cluster, { catalogs: [catalog], resolver });
     await createImage(cluster, NAME);
     await cluster.waitFor(
@@ -364,15 +362,14 @@ Deno.test("Conflicts injected on status writes still converge, and a Release add
     assert.equal(image.status?.releaseCount, 2);
     assert.equal(image.status?.ready, "3/3");
     await run.stop();
-  });
-});
+  }));
 
-Deno.test("images that are AwaitingDeletion or unused are not uploaded and keep their state", async () => {
-  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
+suite.test("images that are AwaitingDeletion or unused are not uploaded and keep their state", (server) =>
+  withSetup(server, async ({ cluster, bucket, resolver, catalog }) => {
     catalog.bytesPerSecond = Infinity;
-    objects.putImage("capv", specName(NAME), validImageBytes("ova"));
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova"));
     const unused = defaultImageName("capv", "4593.1.1");
-    objects.putImage("capv", specName(unused), validImageBytes("ova"));
+    await bucket.putImage("capv", specName(unused), imageBytes("ova"));
     const run = await runImageController(cluster, { catalogs: [catalog], resolver });
     await createImage(cluster, NAME, { releases: [], state: "AwaitingDeletion" });
     await createImage(cluster, unused, { releases: [], state: "" });
@@ -389,7 +386,7 @@ Deno.test("images that are AwaitingDeletion or unused are not uploaded and keep 
       assert.equal(locationOf(image, "dc-a")?.state, "Pending");
     }
     assert.equal(catalog.count("ensure"), 0);
-    assert.equal(objects.heads, 0, "not even a source lookup");
+    assert.equal(resolver.lookups, 0, "not even a source lookup");
     // A Release adopts it again (the release controller writes Pending): it is taken over.
     const image = (await cluster.image(NAME))!;
     await cluster.nodeImages.patchStatus(NAME, TEST_NAMESPACE, {
@@ -398,12 +395,11 @@ Deno.test("images that are AwaitingDeletion or unused are not uploaded and keep 
     });
     await cluster.waitFor("Available", imageWhere(cluster, NAME, allAvailable));
     await run.stop();
-  });
-});
+  }));
 
-Deno.test("a transfer past its deadline fails, is cleaned up, and reports the deadline", async () => {
-  await withSetup(async ({ cluster, objects, resolver, catalog }) => {
-    objects.putImage("capv", specName(NAME), validImageBytes("ova", 64 * 1024));
+suite.test("a transfer past its deadline fails, is cleaned up, and reports the deadline", (server) =>
+  withSetup(server, async ({ cluster, bucket, resolver, catalog }) => {
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova", 64 * 1024));
     const run = await runImageController(cluster, {
       catalogs: [catalog],
       resolver,
@@ -418,5 +414,4 @@ Deno.test("a transfer past its deadline fails, is cleaned up, and reports the de
     assert.match(locationOf(image, "dc-a")?.message ?? "", /exceeded its deadline/);
     assert.deepEqual(catalog.partials(), []);
     await run.stop();
-  });
-});
+  }));
