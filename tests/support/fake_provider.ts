@@ -260,7 +260,10 @@ export class FakeProvider implements Provider {
         }
         progress.phase("converting to template");
         item.complete = true;
-        return { reference: item.reference, verified: ["size", `${this.format} header`] };
+        return {
+          reference: item.reference,
+          verified: [...source.verified?.() ?? [], "size", `${this.format} header`],
+        };
       } finally {
         catalog.active--;
       }
