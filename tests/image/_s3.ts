@@ -26,10 +26,15 @@ export interface S3Suite {
 
 /**
  * Registers the file's Deno test now; cases added with `test` (during module load) run as its
- * steps, in order.
+ * steps, in order. `options.unavailable` is the reason another prerequisite is missing (it
+ * ignores the suite too, and is printed).
  */
-export async function s3Suite(title: string): Promise<S3Suite> {
-  const unavailable = await s3rverUnavailable();
+export async function s3Suite(
+  title: string,
+  options: { unavailable?: string } = {},
+): Promise<S3Suite> {
+  if (options.unavailable) console.error(`${title}: ignored: ${options.unavailable}`);
+  const unavailable = options.unavailable ?? await s3rverUnavailable();
   const cases: { name: string; fn: S3Case }[] = [];
   Deno.test({
     name: title,
