@@ -99,9 +99,16 @@ export class ImageBucket {
     };
   }
 
-  /** s3rver's own key pair as the `s3.credentials` a loader would have read. */
-  static credentials(secretAccessKey: string = S3RVER_KEYS.secretAccessKey) {
-    return { accessKeyId: S3RVER_KEYS.accessKeyId, secretAccessKey: new Secret(secretAccessKey) };
+  /**
+   * Static keys as the `s3.credentials` a loader would have read. s3rver 3.7.1 knows only the
+   * access key id `S3RVER` (another id is refused with 403 InvalidAccessKeyId) and does not
+   * check SigV4 signatures, so any secret key works with that id.
+   */
+  static credentials(
+    secretAccessKey: string = S3RVER_KEYS.secretAccessKey,
+    accessKeyId: string = S3RVER_KEYS.accessKeyId,
+  ) {
+    return { accessKeyId, secretAccessKey: new Secret(secretAccessKey) };
   }
 
   /** The real `S3Resolver` for this bucket, counting its lookups. */
