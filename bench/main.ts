@@ -2,14 +2,18 @@
  * `deno task bench`: prints figures, never pass/fail. Each figure that can be compared is shown
  * with a baseline measured in the same run.
  *
- * Usage: deno task bench [watch] [release]   (all when none given)
+ * Usage: deno task bench [watch] [release] [image] [proxmox]   (all when none given)
  */
+import { benchImageTransfers } from "./image_transfers.ts";
+import { benchProxmoxSteps } from "./proxmox_steps.ts";
 import { benchReleaseColdStart } from "./release_cold_start.ts";
 import { benchWatchPipeline } from "./watch_pipeline.ts";
 
 const benches: Record<string, () => Promise<void>> = {
   watch: () => benchWatchPipeline(Number(Deno.env.get("BENCH_OBJECTS") ?? 10_000)),
   release: () => benchReleaseColdStart(),
+  image: () => benchImageTransfers(),
+  proxmox: () => benchProxmoxSteps(),
 };
 
 const selected = Deno.args.length ? Deno.args : Object.keys(benches);

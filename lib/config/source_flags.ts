@@ -61,7 +61,7 @@ const TABLE: { [K in keyof Required<ConfigSources>]: Entry } = {
   s3CredentialsFile: [
     "s3-credentials-file",
     "string",
-    "YAML file with accessKeyId, secretAccessKey, sessionToken; default the SDK's chain",
+    "YAML file with accessKeyId, secretAccessKey, sessionToken; without it, anonymous access",
   ],
   enableVsphere: ["enable-vsphere", "bool", "Enable the vSphere provider (capv)"],
   enableCloudDirector: ["enable-cloud-director", "bool", "Enable the Cloud Director provider"],
