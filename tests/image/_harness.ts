@@ -11,6 +11,7 @@ import type { PlanTimings } from "../../lib/image/plan.ts";
 import { type ProviderFactory, ProviderRegistry } from "../../lib/image/providers.ts";
 import { type ImageController, setupImageController } from "../../lib/image/setup.ts";
 import type { ImageSourceResolver } from "../../lib/image/source.ts";
+import { ConflictError } from "../../lib/kube/errors.ts";
 import { KubeConfigTransport } from "../../lib/kube/transport.ts";
 import { type Logger, silentLogger } from "../../lib/log.ts";
 import { ControllerMetrics, createRegistry } from "../../lib/metrics.ts";
@@ -160,6 +161,28 @@ export async function createImage(
       state: options.state ?? "Pending",
     },
   });
+}
+
+/**
+ * Writes `status` fields as another writer (the release controller) would: read, patch with the
+ * read's resourceVersion, and on a Conflict (the image controller wrote in between) read again.
+ */
+export async function patchStatusAsOtherWriter(
+  cluster: TestCluster,
+  name: string,
+  status: Record<string, unknown>,
+): Promise<NodeImage> {
+  for (let attempt = 1;; attempt++) {
+    const current = await cluster.nodeImages.get(name, TEST_NAMESPACE);
+    try {
+      return await cluster.nodeImages.patchStatus(name, TEST_NAMESPACE, {
+        metadata: { resourceVersion: current.metadata.resourceVersion },
+        status,
+      });
+    } catch (error) {
+      if (!(error instanceof ConflictError) || attempt >= 50) throw error;
+    }
+  }
 }
 
 /** The location entry of a NodeImage's status. */

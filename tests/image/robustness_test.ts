@@ -15,6 +15,7 @@ import type { S3rver } from "../support/s3rver.ts";
 import {
   createImage,
   locationOf,
+  patchStatusAsOtherWriter,
   runImageController,
   specName,
   TEST_NAMESPACE,
@@ -343,10 +344,9 @@ suite.test("Conflicts injected on status writes still converge, and a Release ad
       imageWhere(cluster, NAME, (i) => i.status?.state === "Uploading"),
     );
     // The release controller registers a second Release while we upload.
-    const current = (await cluster.image(NAME))!;
-    await cluster.nodeImages.patchStatus(NAME, TEST_NAMESPACE, {
-      metadata: { resourceVersion: current.metadata.resourceVersion },
-      status: { releases: ["vsphere-35.0.0", "vsphere-35.1.0"], releaseCount: 2 },
+    await patchStatusAsOtherWriter(cluster, NAME, {
+      releases: ["vsphere-35.0.0", "vsphere-35.1.0"],
+      releaseCount: 2,
     });
     cluster.server.faults.failNext(
       { verb: "patch", resource: "nodeimages", subresource: "status" },
@@ -388,10 +388,10 @@ suite.test("images that are AwaitingDeletion or unused are not uploaded and keep
     assert.equal(catalog.count("ensure"), 0);
     assert.equal(resolver.lookups, 0, "not even a source lookup");
     // A Release adopts it again (the release controller writes Pending): it is taken over.
-    const image = (await cluster.image(NAME))!;
-    await cluster.nodeImages.patchStatus(NAME, TEST_NAMESPACE, {
-      metadata: { resourceVersion: image.metadata.resourceVersion },
-      status: { releases: ["vsphere-35.0.0"], state: "Pending", releaseCount: 1 },
+    await patchStatusAsOtherWriter(cluster, NAME, {
+      releases: ["vsphere-35.0.0"],
+      state: "Pending",
+      releaseCount: 1,
     });
     await cluster.waitFor("Available", imageWhere(cluster, NAME, allAvailable));
     await run.stop();
