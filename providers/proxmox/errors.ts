@@ -18,6 +18,15 @@ export class ProxmoxAuthError extends ProviderUnavailableError {
   override name = "ProxmoxAuthError";
 }
 
+/**
+ * Removes the query string of every URL in `text`. Proxmox echoes the download URL in task logs
+ * and errors ("downloading https://…?X-Amz-Signature=… to …"); a presigned S3 URL is a bearer
+ * credential for the object, so it must not reach status, Events or logs.
+ */
+export function redactUrlQueries(text: string): string {
+  return text.replace(/(https?:\/\/[^\s?"'<>]+)\?[^\s"'<>]*/g, "$1?<query redacted>");
+}
+
 /** Proxmox answered a request with an error status. */
 export class ProxmoxApiError extends PlatformError {
   override name = "ProxmoxApiError";
@@ -34,6 +43,10 @@ export class ProxmoxApiError extends PlatformError {
     detail: string,
     errors: Record<string, string> = {},
   ) {
+    detail = redactUrlQueries(detail);
+    errors = Object.fromEntries(
+      Object.entries(errors).map(([k, v]) => [k, redactUrlQueries(v)]),
+    );
     const params = Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join("; ");
     super(`Proxmox ${what} failed: ${status} ${detail}${params ? ` (${params})` : ""}`);
     this.status = status;

@@ -11,6 +11,7 @@
  * - The node comes from the UPID itself, so a task is polled where it runs.
  */
 import type { Clock } from "../../lib/clock.ts";
+import { redactUrlQueries } from "./errors.ts";
 import { PlatformError } from "../types.ts";
 import { apiPath, type ProxmoxClient } from "./client.ts";
 
@@ -48,7 +49,10 @@ export class ProxmoxTaskError extends PlatformError {
     /** The last lines of the task log (may be empty when the log could not be read). */
     readonly logTail: readonly string[],
   ) {
-    super(message);
+    // Task logs and exit statuses quote the URLs the node fetched, presigned ones included.
+    super(redactUrlQueries(message));
+    this.exitStatus = redactUrlQueries(exitStatus);
+    this.logTail = logTail.map(redactUrlQueries);
   }
 }
 

@@ -74,3 +74,19 @@ Deno.test("image names that are not DNS names are refused before any platform ca
     );
   }
 });
+
+Deno.test("URL query strings are redacted from Proxmox messages and task logs", async (t) => {
+  const { redactUrlQueries } = await import("../../providers/proxmox/errors.ts");
+  const cases: [string, string][] = [
+    [
+      "downloading https://b.s3.eu-west-1.amazonaws.com/capmox/x.qcow2?X-Amz-Signature=abc&X-Amz-Credential=k to /var/lib/vz/import/x.qcow2",
+      "downloading https://b.s3.eu-west-1.amazonaws.com/capmox/x.qcow2?<query redacted> to /var/lib/vz/import/x.qcow2",
+    ],
+    ["url 'http://127.0.0.1:9000/b/k?sig=1'", "url 'http://127.0.0.1:9000/b/k?<query redacted>'"],
+    ["no URL here", "no URL here"],
+    ["https://host/path without query", "https://host/path without query"],
+  ];
+  for (const [input, expected] of cases) {
+    await t.step(input.slice(0, 40), () => assert.equal(redactUrlQueries(input), expected));
+  }
+});
