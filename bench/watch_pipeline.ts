@@ -176,9 +176,15 @@ async function rawWatch(
       query: { watch: "true", resourceVersion, timeoutSeconds: 600 },
       signal,
     });
+    // Cancel the reader on abort rather than trusting the aborted body to error: under load
+    // it does not always (the reason our watcher races every read against a deadline).
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    signal.addEventListener("abort", () => void reader.cancel().catch(() => {}), { once: true });
     let buffered = "";
-    for await (const chunk of response.body!.pipeThrough(new TextDecoderStream())) {
-      buffered += chunk;
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += value;
       let newline;
       while ((newline = buffered.indexOf("\n")) >= 0) {
         const event = JSON.parse(buffered.slice(0, newline));
