@@ -19,12 +19,10 @@ import type { ImageSourceResolver } from "../lib/image/source.ts";
 import { ResourceClient } from "../lib/kube/client.ts";
 import { NAMESPACES } from "../lib/kube/resource.ts";
 import { silentLogger } from "../lib/log.ts";
-import { ControllerMetrics, createRegistry } from "../lib/metrics.ts";
+import { createRegistry } from "../lib/metrics.ts";
 import { NODE_IMAGES } from "../lib/names.ts";
-import type { SetupContext } from "../lib/operator.ts";
-import { prometheusQueueMetrics } from "../lib/queue/mod.ts";
+import { createSetupContext } from "../lib/operator.ts";
 import type { NodeImage } from "../lib/release/objects.ts";
-import { Readiness } from "../lib/server/mod.ts";
 import { FakeClock } from "../tests/support/fake_clock.ts";
 import { FakeCatalog, validImageBytes } from "../tests/support/fake_provider.ts";
 import { type FakeClusterProcess, line, startFakeCluster } from "./_support.ts";
@@ -118,17 +116,12 @@ async function startController(
 ): Promise<BenchRun> {
   const registry = createRegistry();
   const manager = new Manager({ transport: cluster.transport, log: silentLogger });
-  const ctx: SetupContext = {
-    manager,
-    transport: cluster.transport,
+  const ctx = createSetupContext(manager, cluster.transport, {
     namespace: NAMESPACE,
-    registry,
-    controllerMetrics: new ControllerMetrics(registry),
-    queueMetrics: (controller) => prometheusQueueMetrics(registry, controller),
-    readiness: new Readiness(),
     log: silentLogger,
     identity: "bench",
-  };
+    registry,
+  });
   const providers = new ProviderRegistry({
     factories: { capv: () => catalog.connect() },
     initialBackoffMs: 100,

@@ -15,14 +15,12 @@ import { Manager } from "../lib/controller/manager.ts";
 import { ResourceClient } from "../lib/kube/client.ts";
 import { NAMESPACES } from "../lib/kube/resource.ts";
 import { silentLogger } from "../lib/log.ts";
-import { ControllerMetrics, createRegistry } from "../lib/metrics.ts";
+import { createRegistry } from "../lib/metrics.ts";
 import { NODE_IMAGES, NodeImageState, RELEASE_FINALIZER, RELEASES } from "../lib/names.ts";
-import type { SetupContext } from "../lib/operator.ts";
-import { prometheusQueueMetrics } from "../lib/queue/mod.ts";
+import { createSetupContext } from "../lib/operator.ts";
 import { deriveNodeImage } from "../lib/release/derive.ts";
 import type { NodeImage, Release } from "../lib/release/objects.ts";
 import { setupReleaseControllers } from "../lib/release/setup.ts";
-import { Readiness } from "../lib/server/mod.ts";
 import {
   collectGarbage,
   CountingTransport,
@@ -91,17 +89,12 @@ export async function benchReleaseColdStart(): Promise<void> {
     const transport = new CountingTransport(cluster.transport);
     const registry = createRegistry();
     const manager = new Manager({ transport, log: silentLogger });
-    const ctx: SetupContext = {
-      manager,
-      transport,
+    const ctx = createSetupContext(manager, transport, {
       namespace: "default",
-      registry,
-      controllerMetrics: new ControllerMetrics(registry),
-      queueMetrics: (controller) => prometheusQueueMetrics(registry, controller),
-      readiness: new Readiness(),
       log: silentLogger,
       identity: "bench",
-    };
+      registry,
+    });
     const config = new OperatorConfig({
       file: "bench-values.yaml",
       s3: { bucket: "node-images", region: "us-west-2", http: false, timeoutMs: 90_000 },

@@ -16,7 +16,7 @@ import { ResourceClient } from "./kube/client.ts";
 import { LeaderElector, type Lease } from "./kube/leader_election.ts";
 import { LEASES } from "./kube/resource.ts";
 import type { KubeTransport } from "./kube/transport.ts";
-import type { Logger } from "./log.ts";
+import { type Logger, silentLogger } from "./log.ts";
 import { ControllerMetrics, createRegistry, LeaderElectionMetrics } from "./metrics.ts";
 import { prometheusQueueMetrics } from "./queue/mod.ts";
 import { OperatorServer, Readiness } from "./server/mod.ts";
@@ -56,6 +56,35 @@ export interface SetupContext {
   identity: string;
 }
 
+/**
+ * A `SetupContext` with a fresh registry and metrics around `manager`; what `runOperator` hands
+ * its `setup` hook, and what tests and benches use to register controllers the same way.
+ */
+export function createSetupContext(
+  manager: Manager,
+  transport: KubeTransport,
+  options: {
+    namespace?: string;
+    log?: Logger;
+    identity?: string;
+    registry?: Registry;
+    readiness?: Readiness;
+  } = {},
+): SetupContext {
+  const registry = options.registry ?? createRegistry();
+  return {
+    manager,
+    transport,
+    namespace: options.namespace ?? "default",
+    registry,
+    controllerMetrics: new ControllerMetrics(registry),
+    queueMetrics: (controller) => prometheusQueueMetrics(registry, controller),
+    readiness: options.readiness ?? new Readiness(),
+    log: options.log ?? silentLogger,
+    identity: options.identity ?? "standalone",
+  };
+}
+
 /** Runs until `signal` aborts (exit code 0) or leadership is lost (exit code 1). */
 export async function runOperator(options: OperatorOptions, signal: AbortSignal): Promise<number> {
   const log = options.log;
@@ -71,7 +100,6 @@ export async function runOperator(options: OperatorOptions, signal: AbortSignal)
   });
 
   const registry = createRegistry();
-  const controllerMetrics = new ControllerMetrics(registry);
   const readiness = new Readiness();
   const manager = new Manager({ transport: kube.transport, clock: options.clock, log });
   const leaseNamespace = options.leaderElectionNamespace || kube.namespace;
@@ -87,17 +115,14 @@ export async function runOperator(options: OperatorOptions, signal: AbortSignal)
     })
     : undefined;
 
-  await options.setup?.({
-    manager,
-    transport: kube.transport,
+  const context = createSetupContext(manager, kube.transport, {
     namespace: kube.namespace,
-    registry,
-    controllerMetrics,
-    queueMetrics: (controller) => prometheusQueueMetrics(registry, controller),
-    readiness,
     log,
-    identity: elector?.identity ?? "standalone",
+    identity: elector?.identity,
+    registry,
+    readiness,
   });
+  await options.setup?.(context);
   readiness.addCheck("informers", () => {
     const unsynced = manager.caches().filter((c) => !c.synced).map((c) => c.name);
     return unsynced.length

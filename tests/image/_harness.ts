@@ -14,9 +14,8 @@ import type { ImageSourceResolver } from "../../lib/image/source.ts";
 import { ConflictError } from "../../lib/kube/errors.ts";
 import { KubeConfigTransport } from "../../lib/kube/transport.ts";
 import { type Logger, silentLogger } from "../../lib/log.ts";
-import { ControllerMetrics, createRegistry } from "../../lib/metrics.ts";
-import type { SetupContext } from "../../lib/operator.ts";
-import { prometheusQueueMetrics } from "../../lib/queue/mod.ts";
+import { createRegistry } from "../../lib/metrics.ts";
+import { createSetupContext } from "../../lib/operator.ts";
 import type { NodeImage } from "../../lib/release/objects.ts";
 import { Readiness } from "../../lib/server/mod.ts";
 import { RecordingTransport, type TestCluster } from "../release/_cluster.ts";
@@ -80,17 +79,13 @@ export async function runImageController(
   const catalogs = options.catalogs ?? [];
   const manager = new Manager({ transport, log });
   const readiness = new Readiness();
-  const ctx: SetupContext = {
-    manager,
-    transport,
+  const ctx = createSetupContext(manager, transport, {
     namespace: "default",
-    registry,
-    controllerMetrics: new ControllerMetrics(registry),
-    queueMetrics: (controller) => prometheusQueueMetrics(registry, controller),
-    readiness,
-    log,
+    log: log,
     identity: "test-operator",
-  };
+    readiness,
+    registry,
+  });
   const connections = new Map<string, FakeProvider[]>();
   const factories: Record<string, ProviderFactory> = Object.fromEntries(catalogs.map((catalog) => [
     catalog.id,

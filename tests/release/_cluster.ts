@@ -18,13 +18,11 @@ import {
   type KubeTransport,
 } from "../../lib/kube/transport.ts";
 import { silentLogger } from "../../lib/log.ts";
-import { ControllerMetrics, createRegistry } from "../../lib/metrics.ts";
+import { createRegistry } from "../../lib/metrics.ts";
 import { NODE_IMAGES, type ProviderId, RELEASES } from "../../lib/names.ts";
-import type { SetupContext } from "../../lib/operator.ts";
-import { prometheusQueueMetrics } from "../../lib/queue/mod.ts";
+import { createSetupContext } from "../../lib/operator.ts";
 import type { NodeImage, Release } from "../../lib/release/objects.ts";
 import { type ReleaseControllers, setupReleaseControllers } from "../../lib/release/setup.ts";
-import { Readiness } from "../../lib/server/mod.ts";
 import { FakeApiServer, loadCrdDir } from "../fake_apiserver/mod.ts";
 import type { FakeClock } from "../support/fake_clock.ts";
 import { TEST_NAMESPACE } from "../support/builders.ts";
@@ -152,17 +150,12 @@ export class TestCluster {
     const transport = new RecordingTransport(inner);
     const registry = createRegistry();
     const manager = new Manager({ transport, log: silentLogger });
-    const ctx: SetupContext = {
-      manager,
-      transport,
+    const ctx = createSetupContext(manager, transport, {
       namespace: "default",
-      registry,
-      controllerMetrics: new ControllerMetrics(registry),
-      queueMetrics: (controller) => prometheusQueueMetrics(registry, controller),
-      readiness: new Readiness(),
       log: silentLogger,
       identity: "test-operator",
-    };
+      registry,
+    });
     const controllers = setupReleaseControllers(ctx, {
       config: testConfig(options.providers ?? ["capv", "capvcd", "capmox"]),
       namespace: TEST_NAMESPACE,
