@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
-import { KubeConfig } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { ResourceClient } from "../lib/kube/client.ts";
 import { InvalidError } from "../lib/kube/errors.ts";
 import type { KubeObject } from "../lib/kube/resource.ts";
-import { KubeConfigTransport } from "../lib/kube/transport.ts";
 import { NODE_IMAGES, NodeImageState, RELEASES } from "../lib/names.ts";
 import { FakeApiServer } from "./fake_apiserver/mod.ts";
 
@@ -468,9 +466,7 @@ Deno.test("the example Release validates and broken ones are rejected naming the
 
 Deno.test("the fake API server serves both CRDs: valid objects are stored, invalid ones get 422", async (t) => {
   const server = await FakeApiServer.start({ crdDir: new URL("crds", root).pathname });
-  const config = new KubeConfig();
-  config.loadFromString(server.kubeconfigYaml());
-  const transport = new KubeConfigTransport(config);
+  const transport = server.transport();
   const nodeImages = new ResourceClient<KubeObject>(transport, NODE_IMAGES);
   const releases = new ResourceClient<KubeObject>(transport, RELEASES);
   const namespace = "default";

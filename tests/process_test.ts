@@ -3,11 +3,9 @@
  * through its probes, metrics, Lease and signals, the way Kubernetes drives the pod.
  */
 import assert from "node:assert/strict";
-import { KubeConfig } from "@kubernetes/client-node";
 import { ResourceClient } from "../lib/kube/client.ts";
 import type { Lease } from "../lib/kube/leader_election.ts";
 import { LEASES } from "../lib/kube/resource.ts";
-import { KubeConfigTransport } from "../lib/kube/transport.ts";
 import { FakeApiServer } from "./fake_apiserver/mod.ts";
 import { parse as parseYaml } from "yaml";
 import { NAMESPACES } from "../lib/kube/resource.ts";
@@ -58,9 +56,7 @@ Deno.test("the operator process becomes ready, leads, and releases its lease on 
   const dir = await Deno.makeTempDir();
   const kubeconfig = `${dir}/kubeconfig`;
   await server.writeKubeconfig(kubeconfig);
-  const config = new KubeConfig();
-  config.loadFromString(server.kubeconfigYaml());
-  const transport = new KubeConfigTransport(config);
+  const transport = server.transport();
   const leases = new ResourceClient<Lease>(transport, LEASES);
   const healthPort = freePort();
   const metricsPort = freePort();
@@ -141,9 +137,7 @@ Deno.test("the operator process turns a Release into a NodeImage and lets it go 
   const dir = await Deno.makeTempDir();
   const kubeconfig = `${dir}/kubeconfig`;
   await server.writeKubeconfig(kubeconfig);
-  const config = new KubeConfig();
-  config.loadFromString(server.kubeconfigYaml());
-  const transport = new KubeConfigTransport(config);
+  const transport = server.transport();
   await new ResourceClient(transport, NAMESPACES).create({ metadata: { name: "giantswarm" } });
   const releases = new ResourceClient(transport, RELEASES);
   const nodeImages = new ResourceClient(transport, NODE_IMAGES);

@@ -12,6 +12,8 @@
  * ```
  */
 import { parseAllDocuments } from "yaml";
+import { KubeConfig } from "@kubernetes/client-node";
+import { KubeConfigTransport } from "../../lib/kube/transport.ts";
 import { ApiHandler, type RequestStats } from "./server.ts";
 import { kubeconfigYaml } from "./kubeconfig.ts";
 import { ApiFailure } from "./status.ts";
@@ -168,6 +170,16 @@ export class FakeApiServer {
       token: options.token,
       caCert: this.#tls?.cert,
     });
+  }
+
+  /**
+   * A transport to this server built the way the operator builds one: from the kubeconfig,
+   * through client-node and `KubeConfigTransport`. Close it when done.
+   */
+  transport(options: { namespace?: string; token?: string } = {}): KubeConfigTransport {
+    const config = new KubeConfig();
+    config.loadFromString(this.kubeconfigYaml(options));
+    return new KubeConfigTransport(config);
   }
 
   async writeKubeconfig(

@@ -4,7 +4,6 @@
  * resolver over s3rver as the image source (`_s3.ts`), and the controller run through a real
  * `Manager` as `main.ts` wires it.
  */
-import { KubeConfig } from "@kubernetes/client-node";
 import { Manager } from "../../lib/controller/manager.ts";
 import type { Clock } from "../../lib/clock.ts";
 import type { PlanTimings } from "../../lib/image/plan.ts";
@@ -12,7 +11,6 @@ import { type ProviderFactory, ProviderRegistry } from "../../lib/image/provider
 import { type ImageController, setupImageController } from "../../lib/image/setup.ts";
 import type { ImageSourceResolver } from "../../lib/image/source.ts";
 import { ConflictError } from "../../lib/kube/errors.ts";
-import { KubeConfigTransport } from "../../lib/kube/transport.ts";
 import { type Logger, silentLogger } from "../../lib/log.ts";
 import { createRegistry } from "../../lib/metrics.ts";
 import { createSetupContext } from "../../lib/operator.ts";
@@ -70,9 +68,7 @@ export async function runImageController(
   cluster: TestCluster,
   options: RunImageOptions,
 ): Promise<ImageRun> {
-  const config = new KubeConfig();
-  config.loadFromString(cluster.server.kubeconfigYaml());
-  const inner = new KubeConfigTransport(config);
+  const inner = cluster.server.transport();
   const transport = new RecordingTransport(inner);
   const registry = createRegistry();
   const log = options.log ?? silentLogger;

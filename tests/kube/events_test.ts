@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
-import { KubeConfig } from "@kubernetes/client-node";
 import { ResourceClient } from "../../lib/kube/client.ts";
 import { EventRecorder, EVENTS, type KubeEvent } from "../../lib/kube/events.ts";
 import { CORE_EVENTS, type KubeObject } from "../../lib/kube/resource.ts";
-import {
-  KubeConfigTransport,
-  type KubeRequest,
-  type KubeTransport,
-} from "../../lib/kube/transport.ts";
+import type { KubeRequest, KubeTransport } from "../../lib/kube/transport.ts";
 import { FakeApiServer } from "../fake_apiserver/mod.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 
@@ -261,9 +256,7 @@ Deno.test("the de-duplication cache is bounded and forgets the least recently us
 
 Deno.test("against the API server repeats become one event with a series, visible as core v1 too", async () => {
   const server = await FakeApiServer.start();
-  const kc = new KubeConfig();
-  kc.loadFromString(server.kubeconfigYaml());
-  const transport = new KubeConfigTransport(kc);
+  const transport = server.transport();
   try {
     const clock = new FakeClock();
     const recorder = new EventRecorder({ transport, reportingInstance: "host_1", clock });
@@ -295,9 +288,7 @@ Deno.test("against the API server repeats become one event with a series, visibl
 
 Deno.test("against the API server a failed write is dropped and later events still go through", async () => {
   const server = await FakeApiServer.start();
-  const kc = new KubeConfig();
-  kc.loadFromString(server.kubeconfigYaml());
-  const transport = new KubeConfigTransport(kc);
+  const transport = server.transport();
   try {
     const recorder = new EventRecorder({ transport, reportingInstance: "host_1" });
     server.faults.failNext({ verb: "create", resource: "events" }, { code: 500 });

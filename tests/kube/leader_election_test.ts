@@ -13,7 +13,6 @@ import { LeaderElectionMetrics } from "../../lib/metrics.ts";
 import { KubeConfigTransport } from "../../lib/kube/transport.ts";
 import { FakeApiServer } from "../fake_apiserver/mod.ts";
 import { FakeClock } from "../support/fake_clock.ts";
-import { KubeConfig } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 
 // ---------------------------------------------------------------------------------------------
@@ -465,9 +464,7 @@ async function withFakeApiServer(
   fn: (server: FakeApiServer, transport: KubeConfigTransport) => Promise<void>,
 ): Promise<void> {
   const server = await FakeApiServer.start();
-  const kc = new KubeConfig();
-  kc.loadFromString(server.kubeconfigYaml());
-  const transport = new KubeConfigTransport(kc);
+  const transport = server.transport();
   try {
     await fn(server, transport);
   } finally {

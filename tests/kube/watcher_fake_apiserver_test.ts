@@ -3,11 +3,9 @@
  * history compaction, bookmarks, dropped and closed watches) instead of scripted answers.
  */
 import assert from "node:assert/strict";
-import { KubeConfig } from "@kubernetes/client-node";
 import { ResourceClient } from "../../lib/kube/client.ts";
 import { TooManyRequestsError } from "../../lib/kube/errors.ts";
 import type { KubeObject } from "../../lib/kube/resource.ts";
-import { KubeConfigTransport } from "../../lib/kube/transport.ts";
 import { InactivityTimeoutError, type WatcherOptions } from "../../lib/kube/watcher.ts";
 import { FakeApiServer, type FaultResponse } from "../fake_apiserver/mod.ts";
 import { WatchRecording, WIDGETS } from "../support/scripted_apiserver.ts";
@@ -42,9 +40,7 @@ interface Cluster {
 /** A fake API server with the Widget CRD, a client, and recordings that are stopped on dispose. */
 async function cluster(options: { bookmarkIntervalMs?: number } = {}): Promise<Cluster> {
   const server = await FakeApiServer.start({ crds: [WIDGET_CRD], ...options });
-  const config = new KubeConfig();
-  config.loadFromString(server.kubeconfigYaml());
-  const transport = new KubeConfigTransport(config);
+  const transport = server.transport();
   const widgets = new ResourceClient<KubeObject>(transport, WIDGETS);
   const recordings: WatchRecording[] = [];
   return {

@@ -3,7 +3,6 @@
  * release controller plus garbage collector run through a real `Manager`, as `main.ts` wires
  * them. Every operator request is recorded, so tests can check what was sent.
  */
-import { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type { Clock } from "../../lib/clock.ts";
 import { OperatorConfig, type ProviderConfigs } from "../../lib/config/mod.ts";
@@ -116,9 +115,7 @@ export class TestCluster {
 
   private constructor(server: FakeApiServer) {
     this.server = server;
-    const config = new KubeConfig();
-    config.loadFromString(server.kubeconfigYaml());
-    this.transport = new KubeConfigTransport(config);
+    this.transport = server.transport();
     this.releases = new ResourceClient<Release>(this.transport, RELEASES);
     this.nodeImages = new ResourceClient<NodeImage>(this.transport, NODE_IMAGES);
     this.#events = new ResourceClient<KubeEvent>(this.transport, EVENTS);
@@ -144,9 +141,7 @@ export class TestCluster {
 
   /** Runs both controllers through a Manager until `stop()`. */
   run(options: RunOptions = {}): RunningControllers {
-    const config = new KubeConfig();
-    config.loadFromString(this.server.kubeconfigYaml());
-    const inner = new KubeConfigTransport(config);
+    const inner = this.server.transport();
     const transport = new RecordingTransport(inner);
     const registry = createRegistry();
     const manager = new Manager({ transport, log: silentLogger });
