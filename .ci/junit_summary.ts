@@ -15,7 +15,8 @@ interface Case {
 }
 
 const cases: Case[] = [];
-const casePattern = /<testcase name="([^"]*)" classname="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g;
+const casePattern =
+  /<testcase name="([^"]*)" classname="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g;
 for (const match of xml.matchAll(casePattern)) {
   const body = match[4] ?? "";
   cases.push({
@@ -26,8 +27,7 @@ for (const match of xml.matchAll(casePattern)) {
 }
 
 const names = new Set(cases.map((c) => `${c.file}\0${c.name}`));
-const isParent = (c: Case) =>
-  [...names].some((n) => n.startsWith(`${c.file}\0${c.name} > `));
+const isParent = (c: Case) => [...names].some((n) => n.startsWith(`${c.file}\0${c.name} > `));
 const leaves = cases.filter((c) => !isParent(c));
 
 const count = (outcome: Case["outcome"]) => leaves.filter((c) => c.outcome === outcome).length;

@@ -107,7 +107,9 @@ function safeStringify(record: LogFields): string {
 function formatText(record: LogFields): string {
   const { level, time, msg, ...rest } = record;
   const extra = Object.entries(rest)
-    .map(([k, v]) => `${k}=${typeof v === "string" ? JSON.stringify(v) : safeStringify({ v }).slice(5, -1)}`)
+    .map(([k, v]) =>
+      `${k}=${typeof v === "string" ? JSON.stringify(v) : safeStringify({ v }).slice(5, -1)}`
+    )
     .join(" ");
   return `${String(time).slice(11, 23)} ${String(level).toUpperCase().padEnd(5)} ${msg}${
     extra ? "  " + extra : ""
