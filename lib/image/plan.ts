@@ -126,6 +126,14 @@ export const ImageEventReason = {
 } as const;
 
 /**
+ * True while no Release uses the image (or it awaits deletion): nothing is uploaded and
+ * `status.state` is left to the release controller and the garbage collector.
+ */
+function holds(image: NodeImage): boolean {
+  return releasesOf(image).length === 0 || stateOf(image) === NodeImageState.AwaitingDeletion;
+}
+
+/**
  * Plans one NodeImage.
  *
  * @example
@@ -142,8 +150,7 @@ export function planImage(
   const name = image.spec?.name ?? "";
   const providerId = image.spec?.provider ?? "";
   const previous = new Map(locationsOf(image).map((l) => [l.name, l]));
-  const hold = releasesOf(image).length === 0 ||
-    stateOf(image) === NodeImageState.AwaitingDeletion;
+  const hold = holds(image);
   const plan: ImagePlan = {
     mode: hold ? "hold" : "distribute",
     needsSource: false,
@@ -406,7 +413,9 @@ function finish(
   };
   const allAvailable = locations.length > 0 && failing.length === 0 && !override;
   plan.status = {
-    ...(plan.mode === "hold" ? {} : { state }),
+    // An unused image's state belongs to the release controller and the garbage collector,
+    // whatever the provider is doing: writing it here would fight them write for write.
+    ...(holds(image) ? {} : { state }),
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     conditions: [
       condition(

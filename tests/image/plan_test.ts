@@ -207,6 +207,29 @@ Deno.test("planImage", async (t) => {
     assert.equal(plan.needsSource, false);
   });
 
+  for (
+    const [what, provider] of [
+      ["unreachable", { phase: "unreachable", message: "down", locations: ["a", "b"] }],
+      ["initialising", { phase: "initialising", locations: ["a", "b"] }],
+      ["not configured", { phase: "not-configured" }],
+    ] as [string, ProviderView][]
+  ) {
+    await t.step(`unused image, provider ${what}: the state stays the collector's`, () => {
+      // Writing Error/Pending here would fight the garbage collector's AwaitingDeletion write
+      // for write (and a state other than "" on a never-registered image invites collection).
+      for (
+        const image of [
+          nodeImage(NAME).withState("AwaitingDeletion").build(),
+          nodeImage(NAME).build(),
+        ]
+      ) {
+        const plan = planImage(observe({ image, provider }));
+        assert.equal("state" in plan.status, false);
+        assert.deepEqual(plan.start, []);
+      }
+    });
+  }
+
   await t.step("unused with a crash leftover: cleaned up, not uploaded", () => {
     const image = nodeImage(NAME).withReleases().withState("AwaitingDeletion").build();
     const plan = planImage(observe({ image, inv: [partial, absent] }));
