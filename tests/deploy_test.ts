@@ -628,3 +628,82 @@ Deno.test({
     }
   },
 });
+
+/** `COPY` sources of the Containerfile's final build stage inputs (not `--from` copies). */
+async function containerfileCopies(): Promise<{ sources: string[]; entrypoint: string[] }> {
+  const text = await Deno.readTextFile(`${root}Containerfile`);
+  const sources: string[] = [];
+  let entrypoint: string[] = [];
+  for (const line of text.split("\n")) {
+    const copy = /^COPY\s+(?!--from)(.+)$/.exec(line);
+    if (copy) sources.push(...copy[1].trim().split(/\s+/).slice(0, -1));
+    const entry = /^ENTRYPOINT\s+(\[.*\])\s*$/.exec(line);
+    if (entry) entrypoint = JSON.parse(entry[1]);
+  }
+  return { sources: sources.map((s) => s.replace(/\/$/, "")), entrypoint };
+}
+
+Deno.test({
+  name: "the image's files are all main.ts loads, and its entrypoint runs them from the cache",
+  async fn() {
+    const { sources, entrypoint } = await containerfileCopies();
+    const ignore = (await Deno.readTextFile(`${root}.dockerignore`)).split("\n");
+    for (const source of sources) {
+      assert.ok(
+        ignore.includes(`!${source}`) || ignore.includes(`!${source}/`),
+        `.dockerignore keeps "${source}" out of the build context`,
+      );
+    }
+
+    const info = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", "main.ts"],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(info.success, new TextDecoder().decode(info.stderr));
+    const graph = JSON.parse(new TextDecoder().decode(info.stdout)) as {
+      modules: { specifier: string }[];
+    };
+    const localFiles = graph.modules.map((m) => m.specifier)
+      .filter((s) => s.startsWith("file://"))
+      .map((s) => new URL(s).pathname.slice(root.length));
+    const outside = localFiles.filter((file) =>
+      !sources.some((source) => file === source || file.startsWith(`${source}/`))
+    );
+    assert.deepEqual(outside, [], "main.ts loads files the Containerfile does not copy");
+
+    // The image's layout: only the copied files, dependencies from the cache, no downloads.
+    assert.deepEqual(entrypoint.slice(0, 2), ["deno", "run"]);
+    assert.ok(entrypoint.includes("--cached-only"), "the entrypoint may download at run time");
+    const app = await Deno.makeTempDir({ prefix: "deploy-image-" });
+    try {
+      for (const source of sources) {
+        const copied = await new Deno.Command("cp", {
+          args: ["-r", `${root}${source}`, `${app}/`],
+        }).output();
+        assert.ok(copied.success, `cannot copy ${source}`);
+      }
+      // Stage 1's caching step (a no-op where the cache is warm already).
+      const cache = await new Deno.Command(Deno.execPath(), {
+        args: ["install", "--frozen", "--entrypoint", "main.ts"],
+        cwd: app,
+        env: { NO_COLOR: "1" },
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.ok(cache.success, new TextDecoder().decode(cache.stderr));
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: [...entrypoint.slice(1), "--help"],
+        cwd: app,
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+      assert.match(new TextDecoder().decode(run.stdout), /^Usage: main\.ts \[flags\]/);
+    } finally {
+      await Deno.remove(app, { recursive: true });
+    }
+  },
+});
