@@ -274,21 +274,27 @@ export class ImageReconciler {
     const spec = imageSpec(key, image);
     const handle = this.#options.registry.get(spec.provider);
     const reference = nodeImageReference(image);
-    if (!handle) {
+    // No client at all (not configured, or none can be built from its config): nothing can
+    // be removed, and waiting would keep the NodeImage (and its namespace) terminating forever.
+    if (!handle?.provider) {
       const known = locationsOf(image).map((l) => l.name);
       const where = known.length
         ? `locations ${known.join(", ")}`
         : "its locations (unknown: none were recorded in status)";
+      const why = handle
+        ? `has no usable client (${handle.status.message ?? handle.status.phase})`
+        : "is not configured";
       await this.#options.recorder.event(
         reference,
         "Warning",
         ImageEventReason.ProviderNotConfigured,
-        `Provider ${spec.provider} is not configured, so ${spec.name} was not removed; it may ` +
+        `Provider ${spec.provider} ${why}, so ${spec.name} was not removed; it may ` +
           `remain in the ${spec.provider} catalog in ${where}`,
         "Finalize",
       );
-      log.warn("Provider not configured; removing the finalizer without cleanup", {
+      log.warn("No client for the provider; removing the finalizer without cleanup", {
         provider: spec.provider,
+        reason: why,
       });
       await patchImageFinalizer(this.#client, image, "remove", signal);
       return done();

@@ -206,10 +206,12 @@ async function step<T extends KubeObject>(state: State<T>, ctx: Context): Promis
         throw new WatchStreamError(`Cannot watch ${ctx.what}: the list has no resourceVersion`);
       }
       ctx.log.debug("listed", { count: objects.length, resourceVersion });
+      // A list alone does not reset the backoff: a server that answers every watch with 410
+      // must not get back-to-back relists. Only a watch that delivers something does.
       return {
         next: { phase: "InitListed", resourceVersion },
         event: { type: "Restarted", objects, resourceVersion },
-        progress: true,
+        progress: false,
       };
     }
     case "InitListed": {
@@ -269,7 +271,10 @@ function recover<T extends KubeObject>(
     // Expected after long disconnects: our resourceVersion was compacted. A 410 while listing
     // (an expired continue token) restarts the list, but with backoff so it cannot spin.
     ctx.log.info("resourceVersion expired; relisting", { error });
-    if (!listing) return { next: { phase: "Empty" } };
+    // After a watch that delivered events, a 410 is ordinary compaction: relist at once. A
+    // 410 before any event (or on the list itself) would otherwise spin: back off.
+    const deliveredEvents = state.phase === "Watching" && state.stream.eventCount > 0;
+    if (deliveredEvents) return { next: { phase: "Empty" } };
     return { next: { phase: "Empty" }, retryInMs: backoff.next() };
   }
   let retryInMs = backoff.next();

@@ -3,6 +3,7 @@
  * relist that deletes vanished objects, and recovery from 429 and 500 answers to a list.
  */
 import assert from "node:assert/strict";
+import { ExponentialBackoff } from "../../lib/kube/backoff.ts";
 import { GoneError, ServerError, TooManyRequestsError } from "../../lib/kube/errors.ts";
 import {
   listOf,
@@ -201,6 +202,28 @@ Deno.test("an expired continue token (410 while paging) restarts the list from t
       "t3",
     ]);
     assert.deepEqual(rec.store.keys().sort(), ["default/a", "default/b"]);
+  } finally {
+    await rec.stop();
+    await server.close();
+  }
+});
+
+Deno.test("a server answering every watch with 410 gets relists spaced by growing backoff", async () => {
+  const server = await ScriptedApiServer.start();
+  for (let i = 0; i < 4; i++) {
+    server
+      .onList((_, res) => res.json(200, listOf([], String(10 + i))))
+      .onWatch((_, res) => res.json(410, status(410, "Expired", "too old")));
+  }
+  server.onList((_, res) => res.json(200, listOf([], "99")));
+  // No jitter, so the growth is exact: 10, 20, 40, 80 ms.
+  const rec = new WatchRecording(server.transport(), {
+    backoff: new ExponentialBackoff({ initialMs: 10, maxMs: 1_000, jitter: 0 }),
+  });
+  try {
+    await rec.until(() => server.requestsOf("list").length === 5, "the fifth list");
+    const delays = rec.events.flatMap((e) => e.type === "Error" ? [e.retryInMs] : []);
+    assert.deepEqual(delays, [10, 20, 40, 80]);
   } finally {
     await rec.stop();
     await server.close();
