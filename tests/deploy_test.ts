@@ -117,7 +117,7 @@ function render(dir: string): Promise<Manifest[]> {
     rendered = (async () => {
       const out = await new Deno.Command("kubectl", {
         // The base references crds/ outside its root; deploy/base/kustomization.yaml says why.
-        args: ["kustomize", "--load-restrictor=LoadRestrictionsNone", dir],
+        args: ["kustomize", dir],
         cwd: root,
         stdout: "piped",
         stderr: "piped",

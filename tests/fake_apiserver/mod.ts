@@ -61,7 +61,12 @@ const START_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-le
 export async function loadCrdDir(dir: string): Promise<unknown[]> {
   const files: string[] = [];
   for await (const entry of Deno.readDir(dir)) {
-    if (entry.isFile && /\.(ya?ml|json)$/.test(entry.name)) files.push(entry.name);
+    // A kustomization.yaml lists CRDs for kustomize; it is not one itself.
+    if (
+      entry.isFile && /\.(ya?ml|json)$/.test(entry.name) && !/^kustomization\./.test(entry.name)
+    ) {
+      files.push(entry.name);
+    }
   }
   const crds: unknown[] = [];
   for (const file of files.sort()) {
