@@ -231,6 +231,11 @@ function transferSettings(flags: Record<string, unknown>) {
     String(flags["transfer-timeout"]),
     "--transfer-timeout",
   );
+  if (transferTimeoutMs <= 0) {
+    throw new FlagError(
+      `Flag "--transfer-timeout" must be above 0, not "${flags["transfer-timeout"]}"`,
+    );
+  }
   const inventoryResyncMs = parseNonNegativeGoDuration(
     String(flags["inventory-resync"]),
     "--inventory-resync",

@@ -66,7 +66,7 @@ export function setupImageController(
   const pool = new TransferPool({
     maxConcurrent: options.maxConcurrentTransfers ?? 4,
     timeoutMs: options.transferTimeoutMs ?? 2 * 3_600_000,
-    cleanupTimeoutMs: options.shutdownCleanupMs ?? 5_000,
+    shutdownCleanupMs: options.shutdownCleanupMs ?? 5_000,
     onSettled: enqueue,
     onProgress: enqueue,
     onLocationChanged: (provider, location) => inventory.invalidate(provider, location),

@@ -64,6 +64,8 @@ export interface TransferPoolOptions {
   timeoutMs?: number;
   /** Deadline for `cleanupPartial` after a failure or cancel; default 5 minutes. */
   cleanupTimeoutMs?: number;
+  /** Deadline of each cleanup once `shutdown` has begun (it must fit the grace period). */
+  shutdownCleanupMs?: number;
   onSettled?: (objectKey: string) => void;
   onProgress?: (objectKey: string) => void;
   onLocationChanged?: (providerId: string, location: string) => void;
@@ -87,6 +89,7 @@ export class TransferPool {
   readonly #maxConcurrent: number;
   readonly #timeoutMs: number;
   readonly #cleanupTimeoutMs: number;
+  readonly #shutdownCleanupMs: number;
   readonly #options: TransferPoolOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -103,6 +106,7 @@ export class TransferPool {
     this.#maxConcurrent = Math.max(1, options.maxConcurrent ?? 4);
     this.#timeoutMs = options.timeoutMs ?? 2 * 3_600_000;
     this.#cleanupTimeoutMs = options.cleanupTimeoutMs ?? 5 * 60_000;
+    this.#shutdownCleanupMs = options.shutdownCleanupMs ?? 5_000;
     this.#clock = options.clock ?? realClock;
     this.#log = (options.log ?? silentLogger).with({ component: "transfers" });
   }
@@ -271,8 +275,10 @@ export class TransferPool {
   async #cleanup(transfer: Transfer, log: Logger): Promise<void> {
     const { provider, image, location } = transfer.request;
     const abort = new AbortController();
+    // A failed transfer's cleanup may take minutes (a platform destroying a VM); during
+    // shutdown only what fits the pod's grace period is tried, the rest after the restart.
     const timer = this.#clock.setTimer(
-      this.#cleanupTimeoutMs,
+      this.#closed ? this.#shutdownCleanupMs : this.#cleanupTimeoutMs,
       () => abort.abort(new Error("cleanup deadline passed")),
     );
     try {
