@@ -172,6 +172,8 @@ async function main(args: string[]): Promise<number> {
       log,
       onChange: async (next) => {
         log.info("Configuration reloaded", { providers: next.configuredProviderIds() });
+        // A reload before the controllers exist is picked up by their setup below.
+        config = next;
         controllers?.applyConfig(next);
         resolver.update(next.s3);
         await registry.update({ ...next.providers });
