@@ -120,10 +120,28 @@ export class ImageReconciler {
   };
 
   async #distribute(key: string, image: NodeImage, signal: AbortSignal): Promise<ReconcileResult> {
-    const log = this.#log.with({ nodeImage: key });
     const spec = imageSpec(key, image);
     const handle = this.#options.registry.get(spec.provider);
     const provider = handle?.status.phase === "ready" ? handle.provider : undefined;
+    // Held for this reconcile's platform calls: a credential rotation meanwhile closes the
+    // old client only after them.
+    const lease = provider ? this.#options.registry.acquire(provider) : undefined;
+    try {
+      return await this.#distributeWith(key, image, spec, provider, signal);
+    } finally {
+      lease?.release();
+    }
+  }
+
+  async #distributeWith(
+    key: string,
+    image: NodeImage,
+    spec: ImageSpec,
+    provider: Provider | undefined,
+    signal: AbortSignal,
+  ): Promise<ReconcileResult> {
+    const log = this.#log.with({ nodeImage: key });
+    const handle = this.#options.registry.get(spec.provider);
     const refresh = image.metadata.annotations?.[REFRESH_ANNOTATION];
     const now = this.#clock.now();
     const observation: ImageObservation = {
@@ -152,6 +170,8 @@ export class ImageReconciler {
         provider: provider!,
         source: source!,
         cleanupFirst,
+        // The transfer (and its cleanup) keeps the client open through a credential rotation.
+        release: this.#options.registry.acquire(provider!).release,
       });
     }
     for (const location of plan.cleanup) {
@@ -307,6 +327,24 @@ export class ImageReconciler {
       await this.#writeDeletionStatus(image, [], message, signal);
       return requeueAfter(this.#timings.errorRetryMs);
     }
+    const lease = this.#options.registry.acquire(provider);
+    try {
+      return await this.#removeEverywhere(key, image, spec, provider, signal);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** Removes the image (and any partial artefact) from every location; then the finalizer. */
+  async #removeEverywhere(
+    key: string,
+    image: NodeImage,
+    spec: ImageSpec,
+    provider: Provider,
+    signal: AbortSignal,
+  ): Promise<ReconcileResult> {
+    const log = this.#log.with({ nodeImage: key });
+    const reference = nodeImageReference(image);
     const locations = provider.locations();
     const outcomes = await Promise.all(locations.map(async (location) => {
       try {

@@ -9,7 +9,10 @@
  * - A probe loop retries with exponential backoff (`initialBackoffMs`, doubling, `retryCount`
  *   steps), then keeps retrying at that cap for ever. It never gives up and never exits.
  * - `update` keeps a provider whose config is unchanged (secrets compared by value, so a rotated
- *   password counts as a change) and replaces one whose config changed, closing the old one.
+ *   password counts as a change) and replaces one whose config changed. New work gets the new
+ *   provider at once; the old one stops probing but is closed only when the last lease on it
+ *   (`acquire`: a running transfer and its cleanup, a reconcile's platform calls) is released,
+ *   so a credential rotation never cuts a multi-GB upload or its cleanup off mid-way.
  * - Every state change is reported to `onChange` listeners (the image controller enqueues the
  *   provider's NodeImages), and is listed on `/readyz` as an informational entry
  *   `provider-<id>`: a down provider is shown in the body but does not fail readiness, because
@@ -24,6 +27,13 @@ import { Secret } from "../config/secret.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import type { Readiness } from "../server/health_checks.ts";
 import type { Provider } from "./provider.ts";
+
+/** A claim on a provider while calls on it run; see `ProviderRegistry.acquire`. */
+export interface ProviderLease {
+  readonly provider: Provider;
+  /** Ends the claim; idempotent. A retired provider is closed after its last release. */
+  release(): void;
+}
 
 /** Builds a provider from its config section. Must not do I/O (that is `probe`). */
 export type ProviderFactory = (config: unknown) => Provider;
@@ -72,6 +82,11 @@ interface Entry {
   timer?: TimerHandle;
   /** The running probe, awaited by `close`. */
   probing?: Promise<void>;
+  /** Leases not yet released (`acquire`). */
+  leases: number;
+  /** Replaced or removed: closed once `leases` drops to 0. */
+  retired: boolean;
+  closed: boolean;
 }
 
 /** Holds the configured providers and their health. */
@@ -80,6 +95,10 @@ export class ProviderRegistry {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #entries = new Map<string, Entry>();
+  /** Every provider not yet closed, current or retired, for `acquire`. */
+  readonly #byProvider = new Map<Provider, Entry>();
+  /** Closes of retired providers started when their last lease went, awaited by `close`. */
+  readonly #closing = new Set<Promise<void>>();
   readonly #listeners = new Set<(id: string) => void>();
   readonly #readinessNames = new Set<string>();
   #readiness?: Readiness;
@@ -93,7 +112,8 @@ export class ProviderRegistry {
 
   /**
    * Makes the registry hold exactly the providers in `configs` (undefined values are skipped).
-   * Unchanged ones are kept; changed ones are replaced and closed; missing ones are closed.
+   * Unchanged ones are kept; changed ones are replaced, missing ones dropped, and both closed
+   * now when nothing holds a lease on them, else when the last lease is released (not awaited).
    * @throws {TypeError} when a provider id has no factory.
    */
   async update(configs: Record<string, unknown>): Promise<void> {
@@ -137,6 +157,27 @@ export class ProviderRegistry {
     return { provider: entry.provider, status: { ...entry.status }, locations };
   }
 
+  /**
+   * Claims `provider` (as returned by `get`) until `release`: if the registry replaces or drops
+   * it meanwhile, it stays open for the calls already made on it and is closed afterwards. A
+   * provider the registry no longer holds (already closed) gets a lease that does nothing.
+   */
+  acquire(provider: Provider): ProviderLease {
+    const entry = this.#byProvider.get(provider);
+    if (!entry) return { provider, release: () => {} };
+    entry.leases++;
+    let released = false;
+    return {
+      provider,
+      release: () => {
+        if (released) return;
+        released = true;
+        entry.leases--;
+        if (entry.retired && entry.leases === 0) this.#closeLater(entry);
+      },
+    };
+  }
+
   /** Statuses of every configured provider, sorted by id. */
   statuses(): ProviderStatus[] {
     return [...this.#entries.values()].map((e) => ({ ...e.status })).sort((a, b) =>
@@ -171,12 +212,20 @@ export class ProviderRegistry {
     this.#registerReadiness();
   }
 
-  /** Stops every probe loop and closes every provider. */
+  /**
+   * Stops every probe loop and closes every provider, leased or not: call it after the work
+   * using them (the transfer pool) has shut down.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     const entries = [...this.#entries.values()];
     this.#entries.clear();
-    await Promise.all(entries.map((entry) => this.#retire(entry, "registry closed")));
+    const leased = [...this.#byProvider.values()].filter((e) => e.retired);
+    await Promise.all([
+      ...entries.map((entry) => this.#retire(entry, "registry closed")),
+      ...leased.map((entry) => this.#closeProvider(entry)),
+      ...this.#closing,
+    ]);
   }
 
   #start(id: string, config: unknown, attempts = 0): void {
@@ -185,10 +234,14 @@ export class ProviderRegistry {
       config,
       status: { id, phase: "initialising", attempts },
       abort: new AbortController(),
+      leases: 0,
+      retired: false,
+      closed: false,
     };
     this.#entries.set(id, entry);
     try {
       entry.provider = this.#options.factories[id](config);
+      this.#byProvider.set(entry.provider, entry);
     } catch (error) {
       // A factory refusing its config cannot fix itself; still shown and retried like a probe.
       this.#set(entry, "unreachable", messageOf(error));
@@ -254,10 +307,32 @@ export class ProviderRegistry {
     if (changed) this.#notify(entry.id);
   }
 
+  /** Stops probing; closes the provider now, or after its last lease when one is held. */
   async #retire(entry: Entry, why: string): Promise<void> {
+    entry.retired = true;
     entry.abort.abort(new Error(`provider ${entry.id} ${why}`));
     entry.timer?.cancel();
     await entry.probing?.catch(() => {});
+    if (entry.leases > 0 && !this.#closed) {
+      this.#log.info("Provider replaced; closing it once the work using it has settled", {
+        provider: entry.id,
+        reason: why,
+        leases: entry.leases,
+      });
+      return;
+    }
+    await this.#closeProvider(entry);
+  }
+
+  #closeLater(entry: Entry): void {
+    const closing = this.#closeProvider(entry).finally(() => this.#closing.delete(closing));
+    this.#closing.add(closing);
+  }
+
+  async #closeProvider(entry: Entry): Promise<void> {
+    if (entry.closed) return;
+    entry.closed = true;
+    if (entry.provider) this.#byProvider.delete(entry.provider);
     try {
       await entry.provider?.close();
     } catch (error) {

@@ -17,6 +17,8 @@
  *   it can be written to status early (crash safety).
  * - `cancel` and `shutdown` resolve only after the affected transfers have settled, cleanup
  *   included (bounded by the cleanup deadline).
+ * - `request.release` is called exactly once per started request, after the last call the
+ *   pool makes on its provider.
  */
 import { type Clock, realClock, type TimerHandle } from "../clock.ts";
 import { type Logger, silentLogger } from "../log.ts";
@@ -32,6 +34,12 @@ export interface TransferRequest {
   source: ImageSource;
   /** Run `cleanupPartial` before `ensure` (a leftover of a crash or failure may be there). */
   cleanupFirst: boolean;
+  /**
+   * Called once when the pool is done with `provider` (the transfer and its cleanup settled, or
+   * it was cancelled while queued): the caller's `ProviderLease.release`, so a provider replaced
+   * meanwhile is closed only then.
+   */
+  release?: () => void;
 }
 
 export type TransferState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
@@ -200,6 +208,7 @@ export class TransferPool {
       transfer.state = "cancelled";
       transfer.error = `cancelled: ${reason}`;
       transfer.finishedAt = this.#clock.now();
+      transfer.request.release?.();
       return;
     }
     if (transfer.state === "running") transfer.abort.abort(new Error(`cancelled: ${reason}`));
@@ -265,6 +274,7 @@ export class TransferPool {
     } finally {
       deadline.cancel();
       transfer.finishedAt = this.#clock.now();
+      request.release?.();
       this.#running--;
       this.#options.onLocationChanged?.(provider.id, location);
       this.#pump();

@@ -175,3 +175,82 @@ Deno.test("the pool runs at most N transfers, one per image and location, and cl
   assert.equal(settled.length, 2);
   await pool.shutdown();
 });
+
+/** A registry over `catalog` that records every client it makes, ready after `update`. */
+async function rotatingRegistry(catalog: FakeCatalog, clock: FakeClock) {
+  const made: FakeProvider[] = [];
+  const registry = new ProviderRegistry({
+    factories: {
+      capv: () => {
+        const provider = catalog.connect();
+        made.push(provider);
+        return provider;
+      },
+    },
+    initialBackoffMs: 10,
+    retryCount: 1,
+    clock,
+  });
+  await registry.update({ capv: { user: "op", password: new Secret("one") } });
+  await clock.flush();
+  assert.equal(registry.get("capv")?.status.phase, "ready");
+  return { registry, made };
+}
+
+Deno.test("a credential rotation lets a running transfer finish on the old client, and closes it only then", async () => {
+  const clock = new FakeClock();
+  const catalog = new FakeCatalog({ locations: ["a"], clock, bytesPerSecond: 1024 });
+  const { registry, made } = await rotatingRegistry(catalog, clock);
+  const pool = new TransferPool({ clock });
+  const old = registry.get("capv")!.provider!;
+  pool.start({
+    objectKey: IMAGE.objectKey,
+    location: "a",
+    image: IMAGE,
+    provider: old,
+    source: memorySource(validImageBytes("ova", 8 * 1024)),
+    cleanupFirst: false,
+    release: registry.acquire(old).release,
+  });
+  await clock.advance(2_000);
+  assert.equal(catalog.partials().length, 1, "the transfer is half way");
+  await registry.update({ capv: { user: "op", password: new Secret("two") } });
+  assert.equal(made.length, 2);
+  assert.equal(registry.get("capv")?.provider, made[1], "new work gets the new client");
+  assert.equal(made[0].closed, false, "the old client stays open while its transfer runs");
+  await clock.advance(10_000);
+  await clock.flush();
+  const transfer = pool.snapshot(IMAGE.objectKey).get("a");
+  assert.equal(transfer?.state, "succeeded", transfer?.error ?? "no error");
+  assert.equal(catalog.items("a").get(IMAGE.name)?.complete, true);
+  assert.equal(made[0].closed, true, "closed once the transfer settled");
+  assert.equal(made[1].closed, false);
+  await pool.shutdown();
+  await registry.close();
+  assert.equal(made[1].closed, true);
+});
+
+Deno.test("a transfer cancelled after a credential rotation is still cleaned up through the old client", async () => {
+  const clock = new FakeClock();
+  const catalog = new FakeCatalog({ locations: ["a"], clock, bytesPerSecond: 1024 });
+  const { registry, made } = await rotatingRegistry(catalog, clock);
+  const pool = new TransferPool({ clock });
+  const old = registry.get("capv")!.provider!;
+  pool.start({
+    objectKey: IMAGE.objectKey,
+    location: "a",
+    image: IMAGE,
+    provider: old,
+    source: memorySource(validImageBytes("ova", 8 * 1024)),
+    cleanupFirst: false,
+    release: registry.acquire(old).release,
+  });
+  await clock.advance(2_000);
+  await registry.update({ capv: { user: "op", password: new Secret("two") } });
+  await pool.cancel(IMAGE.objectKey);
+  await clock.flush();
+  assert.deepEqual(catalog.partials(), [], "the cleanup ran on the still-open old client");
+  assert.equal(made[0].closed, true, "closed after the cleanup");
+  await pool.shutdown();
+  await registry.close();
+});

@@ -6,6 +6,7 @@
  *   operator "processes". `catalog.connect()` returns a `FakeProvider` (one process's client);
  *   `provider.sever()` simulates that process dying: its calls in flight fail at once, nothing
  *   it started is cleaned up, and later calls fail. The catalog keeps whatever was half made.
+ *   `provider.close()` likewise ends calls in flight and fails later ones (a closed HTTP agent).
  * - `ensure` really reads `source.open()`, at `bytesPerSecond` measured on the catalog's clock
  *   (a `FakeClock` makes transfers advance only when the test steps it). While it reads, the
  *   image is a partial artefact (`complete: false`) with its reference reported at once.
@@ -177,6 +178,7 @@ export class FakeProvider implements Provider {
   readonly format: "ova" | "qcow2";
   readonly #catalog: FakeCatalog;
   readonly #severed = new AbortController();
+  readonly #closing = new AbortController();
   closed = false;
 
   constructor(catalog: FakeCatalog) {
@@ -286,8 +288,10 @@ export class FakeProvider implements Provider {
     });
   }
 
+  /** Like closing a real client's HTTP agent: calls in flight fail now, later calls fail. */
   close(): Promise<void> {
     this.closed = true;
+    this.#closing.abort(new Error(`client of ${this.id} is closed`));
     return Promise.resolve();
   }
 
@@ -330,7 +334,7 @@ export class FakeProvider implements Provider {
 
   /** Runs `fn` unless this process is severed; a sever or abort ends the call at once. */
   async #call<T>(signal: AbortSignal, fn: (signal: AbortSignal) => T | Promise<T>): Promise<T> {
-    const both = AbortSignal.any([signal, this.#severed.signal]);
+    const both = AbortSignal.any([signal, this.#severed.signal, this.#closing.signal]);
     both.throwIfAborted();
     const { promise, reject } = Promise.withResolvers<never>();
     const onAbort = () => reject(both.reason);
