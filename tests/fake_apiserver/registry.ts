@@ -19,6 +19,7 @@
  * controller's work done synchronously; server-side apply is not implemented (415).
  */
 import type { KubeObject } from "../../lib/kube/resource.ts";
+import { validateBuiltinCreate, validateBuiltinUpdate } from "./builtin_validation.ts";
 import type { Catalog } from "./catalog.ts";
 import { decode, encode, timestamp } from "./codec.ts";
 import {
@@ -336,8 +337,11 @@ export class Registry {
     }
   }
 
-  /** Name/label validation plus, for CRs, prune → default → schema validation. */
-  #admit(t: Target, object: KubeObject, options: WriteOptions): string[] {
+  /**
+   * Name/label validation, then the built-in types' own rules (builtin_validation.ts) or, for
+   * CRs, prune → default → schema validation. `existing` is set for updates.
+   */
+  #admit(t: Target, object: KubeObject, options: WriteOptions, existing?: KubeObject): string[] {
     const { def } = t;
     const meta = object.metadata;
     const errors: FieldError[] = [
@@ -351,6 +355,13 @@ export class Registry {
       ),
       ...validateLabels(meta.labels),
     ];
+    if (def.builtin) {
+      errors.push(
+        ...(existing
+          ? validateBuiltinUpdate(def, object, existing)
+          : validateBuiltinCreate(def, object)),
+      );
+    }
     let warnings: string[] = [];
     if (!def.builtin && t.version.schema) {
       const pruned = prune(object, t.version.schema);
@@ -475,7 +486,7 @@ export class Registry {
     }
     if (errors.length) throw invalid(def.kind, def.group, t.name!, errors);
     if (m.finalizers && m.finalizers.length === 0) delete m.finalizers;
-    const warnings = this.#admit(t, next, options);
+    const warnings = this.#admit(t, next, options, existing);
     if (
       def.tracksGeneration &&
       !jsonEqual(

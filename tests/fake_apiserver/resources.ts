@@ -2,7 +2,8 @@
  * The resource types the fake serves: built-ins (namespaces, both event APIs, leases, CRDs) and
  * one definition per CustomResourceDefinition it is given.
  *
- * Deviations: built-in types carry no schema (no validation beyond object names); the
+ * Deviations: built-in types carry no schema; Events and Leases get kube-apiserver's own
+ * validation in code (builtin_validation.ts), namespaces and CRDs little beyond names; the
  * events.k8s.io/v1 view shares storage with core v1 events and converts field names like a real
  * server, but only the fields listed in events.ts.
  */
