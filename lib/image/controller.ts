@@ -9,7 +9,10 @@
  *   when a transfer is needed, and removals during deletion.
  * - The finalizer is on the object before any platform is touched.
  * - Deletion: transfers are cancelled (and cleaned up) first, then every location is
- *   `remove`d and `cleanupPartial`ed; the finalizer goes only when all succeeded. A provider
+ *   `remove`d and `cleanupPartial`ed; the finalizer goes only when all succeeded. NodeImages
+ *   naming the same provider and image (in other namespaces) share one catalog entry and one
+ *   transfer: while another one that is not being deleted exists, deletion removes nothing and
+ *   only lets go of the finalizer, with a Normal `StillInUse` Event naming the other. A provider
  *   that is not configured any more cannot be cleaned: the finalizer is removed and a Warning
  *   Event names what may remain where.
  * - Status writes carry a resourceVersion test and only the owned fields; progress-only changes
@@ -150,7 +153,7 @@ export class ImageReconciler {
       inventory: provider
         ? await this.#listings(provider, spec, refresh !== undefined ? now : undefined, signal)
         : new Map(),
-      transfers: this.#options.pool.snapshot(key),
+      transfers: this.#options.pool.snapshot(key, spec),
       now,
     };
     let plan = planImage(observation, this.#timings);
@@ -230,7 +233,7 @@ export class ImageReconciler {
       const again = planImage({
         ...observation,
         image: fresh,
-        transfers: this.#options.pool.snapshot(key),
+        transfers: this.#options.pool.snapshot(key, imageSpec(key, fresh)),
       }, this.#timings);
       return statusDiff(fresh, again.status).changed ? again.status : undefined;
     }, signal);
@@ -292,8 +295,24 @@ export class ImageReconciler {
     this.#lastProgressWrite.delete(key);
     if (!hasImageFinalizer(image)) return done();
     const spec = imageSpec(key, image);
-    const handle = this.#options.registry.get(spec.provider);
     const reference = nodeImageReference(image);
+    const user = this.#otherUser(key, spec);
+    if (user) {
+      // The same catalog entry serves another NodeImage (another namespace): removing it, or
+      // "cleaning up" what that one is uploading, would break the image it reports Available.
+      await this.#options.recorder.event(
+        reference,
+        "Normal",
+        ImageEventReason.StillInUse,
+        `${spec.name} was not removed from ${spec.provider}: it is still used by NodeImage ` +
+          `${user}`,
+        "Finalize",
+      );
+      log.info("Image still used by another NodeImage; removing the finalizer only", { user });
+      await patchImageFinalizer(this.#client, image, "remove", signal);
+      return done();
+    }
+    const handle = this.#options.registry.get(spec.provider);
     // No client at all (not configured, or none can be built from its config): nothing can
     // be removed, and waiting would keep the NodeImage (and its namespace) terminating forever.
     if (!handle?.provider) {
@@ -417,6 +436,18 @@ export class ImageReconciler {
       releaseCount: image.status?.releases?.length ?? 0,
     };
     await writeOwnedStatus(this.#client, image, () => status, signal);
+  }
+
+  /** Another NodeImage, not being deleted, with the same provider and image name, if any. */
+  #otherUser(key: string, spec: ImageSpec): string | undefined {
+    for (const other of this.#options.nodeImages.list()) {
+      const otherKey = `${other.metadata.namespace}/${other.metadata.name}`;
+      if (otherKey === key || other.metadata.deletionTimestamp) continue;
+      if (other.spec?.provider === spec.provider && other.spec?.name === spec.name) {
+        return otherKey;
+      }
+    }
+    return undefined;
   }
 
   /** Runs one short platform call with its own deadline, on top of the reconcile's signal. */

@@ -123,6 +123,8 @@ export const ImageEventReason = {
   ProviderUnavailable: "ProviderUnavailable",
   Removed: "Removed",
   RemoveFailed: "RemoveFailed",
+  /** Deletion removed nothing: another NodeImage names the same provider and image. */
+  StillInUse: "StillInUse",
 } as const;
 
 /**

@@ -6,12 +6,18 @@
  *
  * Guarantees:
  * - At most `maxConcurrent` transfers run at once; the rest wait in start order.
- * - At most one transfer per (NodeImage, location) is queued or running: `start` refuses a
- *   second one.
+ * - At most one transfer per artefact (provider id × image name × location) is queued or
+ *   running. NodeImages naming the same image (in different namespaces) share it: `start` and
+ *   `snapshot` make a NodeImage an observer of the artefact's transfer instead of starting a
+ *   second `ensure`/`cleanupPartial` on the same catalog entry. `start` refuses only a second
+ *   start by the same NodeImage.
+ * - A transfer is aborted only when every NodeImage observing it has cancelled (`cancel`), or
+ *   on `shutdown`; a NodeImage that lets go of a shared transfer just stops observing it.
  * - Each running transfer has a deadline (`timeoutMs`) and aborts when it passes.
  * - A failed, timed-out or cancelled transfer is followed by `cleanupPartial`, so nothing
  *   half-made stays behind (its failure is logged and added to the record's error).
- * - When a transfer settles, `onSettled(objectKey)` fires (the controller enqueues the key),
+ * - When a transfer settles, `onSettled(objectKey)` fires for each observer (the controller
+ *   enqueues the keys),
  *   and `onLocationChanged(provider, location)` fires (the inventory cache forgets the listing).
  *   `onProgress(objectKey)` fires when the platform reference of the artefact becomes known, so
  *   it can be written to status early (crash safety).
@@ -58,9 +64,9 @@ export interface TransferView {
   reference?: string;
   phase?: string;
   error?: string;
-  /** Consecutive failed attempts for this (NodeImage, location), this one included. */
+  /** Consecutive failed attempts for this artefact, this one included. */
   failures: number;
-  /** Whether the controller already reported this outcome (status and Event). */
+  /** Whether the controller already reported this outcome (status and Event) for this NodeImage. */
   reported: boolean;
   result?: EnsureResult;
 }
@@ -81,8 +87,14 @@ export interface TransferPoolOptions {
   log?: Logger;
 }
 
-interface Transfer extends TransferView {
+interface Transfer extends Omit<TransferView, "reported"> {
   request: TransferRequest;
+  /** `artefactKey` of the request. */
+  key: string;
+  /** NodeImages (`namespace/name`) that wait for this transfer. */
+  observers: Set<string>;
+  /** NodeImages that reported the outcome (`acknowledge`). */
+  reportedBy: Set<string>;
   abort: AbortController;
   settled?: Promise<void>;
 }
@@ -101,8 +113,8 @@ export class TransferPool {
   readonly #options: TransferPoolOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
-  /** By object key, then location. Finished records stay until replaced or forgotten. */
-  readonly #byObject = new Map<string, Map<string, Transfer>>();
+  /** By `artefactKey`. Finished records stay until replaced or forgotten by every observer. */
+  readonly #byArtefact = new Map<string, Transfer>();
   readonly #waiting: Transfer[] = [];
   #running = 0;
   #closed = false;
@@ -130,43 +142,66 @@ export class TransferPool {
   }
 
   /**
-   * Queues a transfer; it runs as soon as a slot is free.
-   * @throws {Error} when one is already queued or running for this NodeImage and location, or
+   * Queues a transfer; it runs as soon as a slot is free. When another NodeImage's transfer of
+   * the same artefact is queued or running, the request's NodeImage observes that one instead
+   * (its `release` is called at once) and its view is returned.
+   * @throws {Error} when this NodeImage already has one queued or running for the artefact, or
    *   the pool is shut down.
    */
   start(request: TransferRequest): TransferView {
     if (this.#closed) {
       throw new Error(`Cannot start transfer of "${request.objectKey}": the pool is shut down`);
     }
-    const records = this.#records(request.objectKey);
-    const previous = records.get(request.location);
+    const key = artefactKey(request.provider.id, request.image.name, request.location);
+    const previous = this.#byArtefact.get(key);
     if (previous && isLive(previous.state)) {
-      throw new Error(
-        `Cannot start transfer of "${request.objectKey}" to location "${request.location}": ` +
-          `one is already ${previous.state}`,
-      );
+      if (previous.observers.has(request.objectKey)) {
+        throw new Error(
+          `Cannot start transfer of "${request.objectKey}" to location "${request.location}": ` +
+            `one is already ${previous.state}`,
+        );
+      }
+      previous.observers.add(request.objectKey);
+      request.release?.();
+      return view(previous, request.objectKey);
     }
     const transfer: Transfer = {
       request,
+      key,
+      observers: new Set([...previous?.observers ?? [], request.objectKey]),
+      reportedBy: new Set(),
       location: request.location,
       state: "queued",
       queuedAt: this.#clock.now(),
       bytesDone: 0,
       bytesTotal: request.source.size,
       failures: previous?.state === "failed" ? previous.failures : 0,
-      reported: false,
       abort: new AbortController(),
     };
-    records.set(request.location, transfer);
+    this.#byArtefact.set(key, transfer);
     this.#waiting.push(transfer);
     this.#pump();
-    return view(transfer);
+    return view(transfer, request.objectKey);
   }
 
-  /** Views of the NodeImage's transfers, by location. */
-  snapshot(objectKey: string): Map<string, TransferView> {
+  /**
+   * Views of the transfers the NodeImage observes, by location. With `image` (its provider and
+   * name), it first becomes an observer of every recorded transfer of that artefact, so a
+   * transfer another NodeImage started is reported instead of started again.
+   */
+  snapshot(
+    objectKey: string,
+    image?: Pick<ImageSpec, "provider" | "name">,
+  ): Map<string, TransferView> {
     const out = new Map<string, TransferView>();
-    for (const [location, t] of this.#byObject.get(objectKey) ?? []) out.set(location, view(t));
+    for (const t of this.#byArtefact.values()) {
+      const same = image !== undefined && t.request.provider.id === image.provider &&
+        t.request.image.name === image.name;
+      if (same) t.observers.add(objectKey);
+      if (t.observers.has(objectKey) && (same || image === undefined)) {
+        out.set(t.location, view(t, objectKey));
+      }
+    }
     return out;
   }
 
@@ -175,30 +210,42 @@ export class TransferPool {
    * (for its retry backoff) but marked reported, so its Event is not sent again.
    */
   acknowledge(objectKey: string, location: string): void {
-    const records = this.#byObject.get(objectKey);
-    const transfer = records?.get(location);
-    if (!transfer || isLive(transfer.state)) return;
-    if (transfer.state === "succeeded" || transfer.state === "cancelled") {
-      records!.delete(location);
-      if (records!.size === 0) this.#byObject.delete(objectKey);
-    } else {
-      transfer.reported = true;
+    for (const transfer of this.#observed(objectKey)) {
+      if (transfer.location !== location || isLive(transfer.state)) continue;
+      transfer.reportedBy.add(objectKey);
+      if (transfer.state === "succeeded" || transfer.state === "cancelled") {
+        this.#forget(transfer, objectKey);
+      }
     }
   }
 
-  /** Cancels the NodeImage's transfers and waits until they are cleaned up; then forgets them. */
+  /**
+   * The NodeImage stops observing its transfers; those nobody else observes are cancelled,
+   * cleaned up and forgotten. Resolves once they have settled.
+   */
   async cancel(objectKey: string, reason = "the NodeImage is being deleted"): Promise<void> {
-    const records = this.#byObject.get(objectKey);
-    if (!records) return;
-    await Promise.all([...records.values()].map((t) => this.#cancel(t, reason)));
-    this.#byObject.delete(objectKey);
+    const observed = this.#observed(objectKey);
+    const abandoned = observed.filter((t) => t.observers.size === 1);
+    for (const t of observed) if (t.observers.size > 1) t.observers.delete(objectKey);
+    await Promise.all(abandoned.map((t) => this.#cancel(t, reason)));
+    for (const t of abandoned) this.#forget(t, objectKey);
   }
 
   /** Cancels everything (shutdown) and waits for cleanups; new starts are refused. */
   async shutdown(reason = "the operator is shutting down"): Promise<void> {
     this.#closed = true;
-    const all = [...this.#byObject.values()].flatMap((records) => [...records.values()]);
-    await Promise.all(all.map((t) => this.#cancel(t, reason)));
+    await Promise.all([...this.#byArtefact.values()].map((t) => this.#cancel(t, reason)));
+  }
+
+  #observed(objectKey: string): Transfer[] {
+    return [...this.#byArtefact.values()].filter((t) => t.observers.has(objectKey));
+  }
+
+  /** Drops `objectKey` as an observer; a finished record nobody observes is forgotten. */
+  #forget(transfer: Transfer, objectKey: string): void {
+    transfer.observers.delete(objectKey);
+    if (transfer.observers.size > 0) return;
+    if (this.#byArtefact.get(transfer.key) === transfer) this.#byArtefact.delete(transfer.key);
   }
 
   async #cancel(transfer: Transfer, reason: string): Promise<void> {
@@ -209,10 +256,10 @@ export class TransferPool {
       transfer.error = `cancelled: ${reason}`;
       transfer.finishedAt = this.#clock.now();
       transfer.request.release?.();
-      return;
+    } else {
+      if (transfer.state === "running") transfer.abort.abort(new Error(`cancelled: ${reason}`));
+      await transfer.settled;
     }
-    if (transfer.state === "running") transfer.abort.abort(new Error(`cancelled: ${reason}`));
-    await transfer.settled;
   }
 
   #pump(): void {
@@ -246,7 +293,7 @@ export class TransferPool {
       reference: (reference: string) => {
         const changed = transfer.reference !== reference;
         transfer.reference = reference;
-        if (changed) this.#options.onProgress?.(request.objectKey);
+        if (changed) { for (const key of transfer.observers) this.#options.onProgress?.(key); }
       },
       phase: (description: string) => void (transfer.phase = description),
     };
@@ -278,7 +325,7 @@ export class TransferPool {
       this.#running--;
       this.#options.onLocationChanged?.(provider.id, location);
       this.#pump();
-      this.#options.onSettled?.(request.objectKey);
+      for (const key of transfer.observers) this.#options.onSettled?.(key);
     }
   }
 
@@ -302,12 +349,6 @@ export class TransferPool {
       timer.cancel();
     }
   }
-
-  #records(objectKey: string): Map<string, Transfer> {
-    let records = this.#byObject.get(objectKey);
-    if (!records) this.#byObject.set(objectKey, records = new Map());
-    return records;
-  }
 }
 
 /** Whether a transfer in this state still holds (or waits for) a slot. */
@@ -315,9 +356,23 @@ export function isLive(state: TransferState): boolean {
   return state === "queued" || state === "running";
 }
 
-function view(t: Transfer): TransferView {
-  const { request: _r, abort: _a, settled: _s, ...rest } = t;
-  return { ...rest };
+/** Identity of the platform artefact a transfer makes. */
+function artefactKey(providerId: string, imageName: string, location: string): string {
+  return `${providerId}\u0000${imageName}\u0000${location}`;
+}
+
+/** The transfer as `objectKey` sees it. */
+function view(t: Transfer, objectKey: string): TransferView {
+  const {
+    request: _r,
+    key: _k,
+    observers: _o,
+    reportedBy,
+    abort: _a,
+    settled: _s,
+    ...rest
+  } = t;
+  return { ...rest, reported: reportedBy.has(objectKey) };
 }
 
 function messageOf(error: unknown): string {

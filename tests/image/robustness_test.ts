@@ -5,10 +5,12 @@
  * for the file, a fresh bucket per case).
  */
 import assert from "node:assert/strict";
+import { NAMESPACES } from "../../lib/kube/resource.ts";
+import { ResourceClient } from "../../lib/kube/client.ts";
 import { NODE_IMAGE_FINALIZER } from "../../lib/names.ts";
 import type { NodeImage } from "../../lib/release/objects.ts";
 import { type TestCluster, withCluster } from "../release/_cluster.ts";
-import { defaultImageName } from "../support/builders.ts";
+import { defaultImageName, nodeImage } from "../support/builders.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 import { FakeCatalog } from "../support/fake_provider.ts";
 import type { S3rver } from "../support/s3rver.ts";
@@ -192,6 +194,54 @@ suite.test("deleting a NodeImage during its transfer cancels it, cleans up, and 
     await cluster.waitFor("other gone", async () => (await cluster.image(other)) === undefined);
     assert.deepEqual(catalog.partials(), []);
     assert.equal(catalog.active, 0);
+    await run.stop();
+  }));
+
+suite.test("NodeImages naming one image in two namespaces share one transfer, and deleting one removes nothing", (server) =>
+  withSetup(server, async ({ cluster, bucket, resolver, clock, catalog }) => {
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova", 16 * 1024));
+    const run = await runImageController(cluster, { catalogs: [catalog], resolver });
+    await createImage(cluster, NAME);
+    await cluster.waitFor("three transfers running", () => catalog.active === 3);
+    const team = "team-b";
+    await new ResourceClient(cluster.transport, NAMESPACES).create({ metadata: { name: team } });
+    await cluster.nodeImages.create(nodeImage(NAME).inNamespace(team).buildForCreate());
+    await cluster.nodeImages.patchStatus(NAME, team, {
+      status: { releases: ["vsphere-35.0.0"], state: "Pending" },
+    });
+    const copy = () => cluster.nodeImages.get(NAME, team);
+    await cluster.waitFor("the copy reports the running transfers", async () => {
+      const image = await copy();
+      return LOCATIONS.every((l) => locationOf(image, l)?.state === "Uploading");
+    });
+    assert.equal(catalog.count("ensure"), 3, "no second ensure on the same catalog entries");
+    assert.equal(catalog.count("cleanup"), 0, "nothing cleaned up under the running uploads");
+    await cluster.waitFor("both Available", async () => {
+      const [first, second] = [await cluster.image(NAME), await copy()];
+      return first !== undefined && allAvailable(first) && allAvailable(second);
+    }, { clock, advanceMs: 4_000 });
+    assert.equal(catalog.count("ensure"), 3);
+
+    await cluster.nodeImages.delete(NAME, team);
+    await cluster.waitFor("the copy gone", async () => {
+      const list = await cluster.nodeImages.list({ namespace: team });
+      return list.items.length === 0;
+    });
+    assert.equal(catalog.count("remove"), 0, "the template the other NodeImage uses stays");
+    for (const location of LOCATIONS) {
+      assert.equal(catalog.items(location).get(specName(NAME))?.complete, true, location);
+    }
+    const events = (await cluster.eventsAbout(NAME)).filter((e) =>
+      e.regarding?.namespace === team && e.reason === "StillInUse"
+    );
+    assert.equal(events.length, 1);
+    assert.match(
+      events[0].note ?? "",
+      new RegExp(`still used by NodeImage ${TEST_NAMESPACE}/${NAME}`),
+    );
+    assert.equal(events[0].type, "Normal");
+    const original = await cluster.image(NAME);
+    assert.equal(original?.status?.state, "Available");
     await run.stop();
   }));
 

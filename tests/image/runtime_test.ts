@@ -254,3 +254,47 @@ Deno.test("a transfer cancelled after a credential rotation is still cleaned up 
   await pool.shutdown();
   await registry.close();
 });
+
+Deno.test("two NodeImages naming the same image share one transfer, and one letting go does not stop it", async () => {
+  const clock = new FakeClock();
+  const catalog = new FakeCatalog({ locations: ["a"], clock, bytesPerSecond: 1024 });
+  const provider = catalog.connect();
+  const settled: string[] = [];
+  const pool = new TransferPool({ clock, onSettled: (key) => settled.push(key) });
+  const source = memorySource(validImageBytes("ova", 8 * 1024));
+  const copy = { ...IMAGE, objectKey: "other/capv-flatcar-x" };
+  pool.start({
+    objectKey: IMAGE.objectKey,
+    location: "a",
+    image: IMAGE,
+    provider,
+    source,
+    cleanupFirst: false,
+  });
+  // A race: the copy's reconcile planned before any snapshot showed A's transfer.
+  const view = pool.start({
+    objectKey: copy.objectKey,
+    location: "a",
+    image: copy,
+    provider,
+    source,
+    cleanupFirst: true,
+  });
+  assert.equal(view.state, "running", "the copy observes A's transfer");
+  const third = { ...IMAGE, objectKey: "third/capv-flatcar-x" };
+  await clock.advance(2_000);
+  assert.equal(pool.snapshot(third.objectKey, third).get("a")?.state, "running", "observed");
+  await pool.cancel(IMAGE.objectKey);
+  await pool.cancel(third.objectKey);
+  assert.equal(pool.running, 1, "the copy still waits for it");
+  await clock.advance(10_000);
+  await clock.flush();
+  assert.equal(pool.snapshot(copy.objectKey, copy).get("a")?.state, "succeeded");
+  assert.equal(catalog.count("ensure", "a"), 1, "one ensure for the one catalog entry");
+  assert.equal(catalog.count("cleanup", "a"), 0, "nobody cleaned up under the running upload");
+  assert.equal(catalog.items("a").get(IMAGE.name)?.complete, true);
+  assert.deepEqual(settled, [copy.objectKey]);
+  pool.acknowledge(copy.objectKey, "a");
+  assert.equal(pool.snapshot(copy.objectKey, copy).size, 0, "forgotten once reported");
+  await pool.shutdown();
+});
