@@ -14,7 +14,12 @@
  *   callers that asked after the invalidation.
  * - A new provider object under the same id (credential rotation) never sees the old one's
  *   listings.
- * - Failures are not cached: the next caller tries again.
+ * - A failed listing is remembered for `failureRetryMs` (the planner's `errorRetryMs`), shared
+ *   by every NodeImage of the location: callers in that window get `RecentListingFailureError`
+ *   with the same message instead of a new platform call. Without this, each status write
+ *   re-triggered a reconcile and a new listing, and a message that varied between calls (a
+ *   timeout's duration, a request id) made every write cause the next one. `invalidate`,
+ *   `forgetFailures` (the provider changed state) and `notBefore` (refresh) bypass it.
  */
 import { type Clock, realClock } from "../clock.ts";
 import type { Inventory, Provider } from "./provider.ts";
@@ -23,6 +28,8 @@ export interface InventoryCacheOptions {
   /** `--inventory-resync`: how long a listing is trusted; default 10 minutes. */
   resyncMs?: number;
   clock?: Clock;
+  /** How long a failed listing is answered from the cache; default 1 minute. */
+  failureRetryMs?: number;
   /** Counts listing calls (metrics, tests). */
   onFetch?: (providerId: string, location: string) => void;
 }
@@ -34,6 +41,7 @@ interface Listing {
   /** Invalidation generation the call started in. */
   generation: number;
   inventory?: Inventory;
+  error?: unknown;
   pending?: Promise<Inventory>;
 }
 
@@ -41,11 +49,22 @@ interface Slot {
   generation: number;
   latest?: Listing;
   inFlight?: Listing;
+  /** The last listing, when it failed (reset by a success or an invalidation). */
+  failed?: Listing;
+}
+
+/**
+ * The location's listing failed less than `failureRetryMs` ago; `message` is that failure's
+ * (unchanged, so status does not churn) and `cause` the original error.
+ */
+export class RecentListingFailureError extends Error {
+  override name = "RecentListingFailureError";
 }
 
 /** Shared, coalescing cache of location listings. */
 export class InventoryCache {
   readonly #resyncMs: number;
+  readonly #failureRetryMs: number;
   readonly #clock: Clock;
   readonly #onFetch?: (providerId: string, location: string) => void;
   readonly #slots = new Map<string, Slot>();
@@ -53,6 +72,7 @@ export class InventoryCache {
 
   constructor(options: InventoryCacheOptions = {}) {
     this.#resyncMs = options.resyncMs ?? 10 * 60_000;
+    this.#failureRetryMs = options.failureRetryMs ?? 60_000;
     this.#clock = options.clock ?? realClock;
     this.#onFetch = options.onFetch;
   }
@@ -60,7 +80,8 @@ export class InventoryCache {
   /**
    * The listing of `location`, from the cache when fresh enough, else from one shared call.
    * @param options.notBefore only accept a listing that started at or after this clock time.
-   * @throws what `provider.inventory` throws, or the signal's reason when it aborts first.
+   * @throws what `provider.inventory` throws, `RecentListingFailureError` while an earlier
+   *   failure is remembered, or the signal's reason when it aborts first.
    */
   async get(
     provider: Provider,
@@ -76,6 +97,10 @@ export class InventoryCache {
     const latest = slot.latest;
     if (acceptable(latest) && latest!.inventory && now - latest!.startedAt < this.#resyncMs) {
       return latest!.inventory;
+    }
+    const failed = slot.failed;
+    if (acceptable(failed) && now - failed!.startedAt < this.#failureRetryMs) {
+      throw new RecentListingFailureError(messageOf(failed!.error), { cause: failed!.error });
     }
     let listing = slot.inFlight;
     if (!acceptable(listing)) listing = this.#fetch(slot, provider, location, now);
@@ -93,6 +118,14 @@ export class InventoryCache {
     const slot = this.#slot(providerId, location);
     slot.generation++;
     slot.latest = undefined;
+    slot.failed = undefined;
+  }
+
+  /** Forgets remembered failures of every location of the provider (it changed state). */
+  forgetFailures(providerId: string): void {
+    for (const [k, slot] of this.#slots) {
+      if (k.startsWith(key(providerId, ""))) slot.failed = undefined;
+    }
   }
 
   /** Aborts listings in flight (shutdown). */
@@ -109,8 +142,18 @@ export class InventoryCache {
         if (slot.generation === listing.generation) {
           const newer = slot.latest && slot.latest.startedAt > listing.startedAt;
           if (!newer) slot.latest = listing;
+          if (!newer && (slot.failed?.startedAt ?? -Infinity) <= listing.startedAt) {
+            slot.failed = undefined;
+          }
         }
         return inventory;
+      },
+      (error) => {
+        listing.error = error;
+        const newer = (slot.failed?.startedAt ?? -Infinity) > listing.startedAt ||
+          (slot.latest?.startedAt ?? -Infinity) > listing.startedAt;
+        if (slot.generation === listing.generation && !newer) slot.failed = listing;
+        throw error;
       },
     ).finally(() => {
       if (slot.inFlight === listing) slot.inFlight = undefined;
@@ -141,4 +184,8 @@ function raceSignal<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

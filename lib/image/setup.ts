@@ -20,7 +20,7 @@ import type { SetupContext } from "../operator.ts";
 import type { NodeImage } from "../release/objects.ts";
 import { ImageReconciler } from "./controller.ts";
 import { InventoryCache } from "./inventory.ts";
-import type { PlanTimings } from "./plan.ts";
+import { DEFAULT_TIMINGS, type PlanTimings } from "./plan.ts";
 import type { ProviderRegistry } from "./providers.ts";
 import type { ImageSourceResolver } from "./source.ts";
 import { TransferPool } from "./transfers.ts";
@@ -59,7 +59,12 @@ export function setupImageController(
   const resyncMs = options.inventoryResyncMs ?? 10 * 60_000;
   const log = ctx.log.with({ controller: IMAGE_CONTROLLER_NAME });
   const nodeImages = ctx.manager.informer<NodeImage>(NODE_IMAGES);
-  const inventory = new InventoryCache({ resyncMs, clock: options.clock });
+  const inventory = new InventoryCache({
+    resyncMs,
+    // A failed listing is tried again when the planner retries errors, not on every write.
+    failureRetryMs: options.timings?.errorRetryMs ?? DEFAULT_TIMINGS.errorRetryMs,
+    clock: options.clock,
+  });
   // The pool and the registry enqueue into the controller, which is built after them.
   const holder: { controller?: Controller } = {};
   const enqueue = (key: string) => holder.controller?.enqueue(key);
@@ -103,6 +108,8 @@ export function setupImageController(
   });
   holder.controller = controller;
   options.registry.onChange((providerId) => {
+    // A provider that changed state (came back, got new credentials) is listed again at once.
+    inventory.forgetFailures(providerId);
     for (const image of nodeImages.store.list()) {
       if (image.spec?.provider === providerId) {
         enqueue(`${image.metadata.namespace}/${image.metadata.name}`);

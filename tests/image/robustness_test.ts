@@ -245,6 +245,68 @@ suite.test("NodeImages naming one image in two namespaces share one transfer, an
     await run.stop();
   }));
 
+suite.test("a listing that keeps failing with a changing message is listed once per errorRetryMs, and status writes do not loop", (server) =>
+  withSetup(server, async ({ cluster, bucket, resolver, clock, catalog }) => {
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova"));
+    for (const location of ["dc-b", "dc-c"]) catalog.seed(location, specName(NAME));
+    catalog.failNext(
+      "inventory",
+      (call) => `timed out after ${call * 1000 + 17}ms (request ${call})`,
+      {
+        location: "dc-a",
+        count: Infinity,
+      },
+    );
+    const errorRetryMs = 60_000;
+    const run = await runImageController(cluster, {
+      catalogs: [catalog],
+      resolver,
+      clock, // the whole controller on fake time: nothing is retried unless the test steps it
+      timings: { errorRetryMs },
+    });
+    await createImage(cluster, NAME);
+    await cluster.waitFor(
+      "dc-a in Error",
+      imageWhere(cluster, NAME, (i) => locationOf(i, "dc-a")?.state === "Error"),
+    );
+    const statusWrites = () =>
+      run.transport.calls().filter((r) => r.method === "PATCH" && r.path.endsWith("/status"))
+        .length;
+    // Each round makes the controller reconcile (another writer adds a Release, the controller
+    // writes the new count) at the same fake time; no round may list dc-a again.
+    let releases = 1;
+    const round = async () => {
+      releases++;
+      const names = Array.from({ length: releases }, (_, i) => `vsphere-35.0.${i}`);
+      await patchStatusAsOtherWriter(cluster, NAME, { releases: names });
+      await cluster.waitFor(
+        `releaseCount ${releases}`,
+        imageWhere(cluster, NAME, (i) => i.status?.releaseCount === releases),
+      );
+    };
+    for (let i = 0; i < 3; i++) await round();
+    assert.equal(catalog.count("inventory", "dc-a"), 1, "one listing in the first window");
+    const writes = statusWrites();
+    for (let window = 2; window <= 4; window++) {
+      await clock.advance(errorRetryMs);
+      await cluster.waitFor(
+        `listing ${window}`,
+        () => catalog.count("inventory", "dc-a") >= window,
+      );
+      for (let i = 0; i < 2; i++) await round();
+      assert.equal(catalog.count("inventory", "dc-a"), window, `one listing in window ${window}`);
+    }
+    // Per window: at most the retry's write (a new message) and one per round.
+    assert.ok(statusWrites() - writes <= 3 * 3, `status writes ${statusWrites() - writes}`);
+    const image = await cluster.image(NAME);
+    assert.match(
+      locationOf(image, "dc-a")?.message ?? "",
+      /cannot list location dc-a: .*timed out/,
+    );
+    assert.equal(image?.status?.ready, "2/3");
+    await run.stop();
+  }));
+
 suite.test("a crash mid-transfer is cleaned up and retried by the next process, leaking nothing", (server) =>
   withSetup(server, async ({ cluster, bucket, resolver, catalog }) => {
     await bucket.putImage("capv", specName(NAME), imageBytes("ova", 64 * 1024));

@@ -60,8 +60,10 @@ export interface FakeItem {
 interface Injected {
   location?: string;
   step: FakeStep;
-  message: string;
+  /** A function gets the number of the failing call (1, 2, …): messages that vary per call. */
+  message: string | ((call: number) => string);
   remaining: number;
+  failed: number;
 }
 
 /** The platform: state, knobs and counters. */
@@ -119,13 +121,21 @@ export class FakeCatalog {
     );
   }
 
-  /** Fails the next `count` calls of `step` (in `location`, or anywhere) with `PlatformError`. */
-  failNext(step: FakeStep, message: string, options: { location?: string; count?: number } = {}) {
+  /**
+   * Fails the next `count` calls (`Infinity`: all) of `step` (in `location`, or anywhere) with
+   * `PlatformError`.
+   */
+  failNext(
+    step: FakeStep,
+    message: string | ((call: number) => string),
+    options: { location?: string; count?: number } = {},
+  ) {
     this.#injected.push({
       step,
       message,
       location: options.location,
       remaining: options.count ?? 1,
+      failed: 0,
     });
   }
 
@@ -159,8 +169,12 @@ export class FakeCatalog {
     if (index >= 0) {
       const fault = this.#injected[index];
       if (--fault.remaining <= 0) this.#injected.splice(index, 1);
+      fault.failed++;
+      const message = typeof fault.message === "string"
+        ? fault.message
+        : fault.message(fault.failed);
       throw new PlatformError(
-        `${step} of location ${location ?? "-"} failed: ${fault.message}`,
+        `${step} of location ${location ?? "-"} failed: ${message}`,
         step,
       );
     }
