@@ -182,7 +182,9 @@ export class ImageReconciler {
       this.#options.inventory.invalidate(spec.provider, location);
     }
     let current: NodeImage | undefined = image;
-    if (refresh !== undefined) {
+    // Only a ready provider was listed: while it is not, the request waits (the registry
+    // enqueues the image when the provider changes state) instead of being lost.
+    if (refresh !== undefined && provider) {
       current = await removeRefreshAnnotation(this.#client, image, refresh, signal);
       if (!current) return done();
       log.info("Refreshed every location against a fresh inventory");

@@ -374,6 +374,51 @@ suite.test("the refresh annotation re-lists every location, re-uploads what vani
     await run.stop();
   }));
 
+suite.test("a refresh requested while the provider is unreachable waits for it, then re-lists and is removed", (server) =>
+  withSetup(server, async ({ cluster, bucket, resolver, catalog }) => {
+    catalog.bytesPerSecond = Infinity;
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova"));
+    const run = await runImageController(cluster, { catalogs: [catalog], resolver });
+    await createImage(cluster, NAME);
+    await cluster.waitFor("Available", imageWhere(cluster, NAME, allAvailable));
+    catalog.unreachable = "connection refused";
+    run.registry.reportUnavailable("capv", new Error("connection refused"));
+    await cluster.waitFor(
+      "provider down in status",
+      imageWhere(cluster, NAME, (i) => /not reachable/.test(locationOf(i, "dc-a")?.message ?? "")),
+    );
+    await cluster.nodeImages.mergePatch(NAME, TEST_NAMESPACE, {
+      metadata: { annotations: { "image.giantswarm.io/refresh": "now" } },
+    });
+    // Another writer adds a Release after the annotation: once the controller has written the
+    // new count, it has reconciled an object carrying the annotation.
+    await patchStatusAsOtherWriter(cluster, NAME, {
+      releases: ["vsphere-35.0.0", "vsphere-35.1.0"],
+    });
+    const seen = await cluster.waitFor(
+      "the controller reconciled the annotated object",
+      imageWhere(cluster, NAME, (i) => i.status?.releaseCount === 2),
+    );
+    assert.equal(
+      seen.metadata.annotations?.["image.giantswarm.io/refresh"],
+      "now",
+      "the request is kept while the provider cannot be listed",
+    );
+    const listings = catalog.count("inventory");
+    catalog.unreachable = undefined;
+    await cluster.waitFor(
+      "annotation removed after a fresh listing",
+      imageWhere(
+        cluster,
+        NAME,
+        (i) =>
+          i.metadata.annotations?.["image.giantswarm.io/refresh"] === undefined && allAvailable(i),
+      ),
+    );
+    assert.ok(catalog.count("inventory") >= listings + 3, "every location listed again");
+    await run.stop();
+  }));
+
 suite.test("an unreachable provider puts only its own locations in Error, and recovers when it answers", (server) =>
   withSetup(server, async ({ cluster, bucket, resolver, catalog }) => {
     catalog.bytesPerSecond = Infinity;
