@@ -72,7 +72,8 @@ export interface EventRecorderOptions {
 
 /** API server validation limits (`k8s.io/kubernetes/pkg/apis/core/validation/events.go`). */
 const NOTE_MAX_BYTES = 1024;
-const FIELD_MAX_CHARS = 128;
+/** The API server counts these limits in UTF-8 bytes (Go `len`), not characters. */
+const FIELD_MAX_BYTES = 128;
 const NAME_MAX_CHARS = 253;
 
 interface SeriesEntry {
@@ -101,7 +102,7 @@ export class EventRecorder {
   constructor(options: EventRecorderOptions) {
     this.#client = new ResourceClient<KubeEvent>(options.transport, EVENTS);
     this.#controller = options.reportingController ?? "image-distribution-operator";
-    this.#instance = truncateChars(options.reportingInstance, FIELD_MAX_CHARS);
+    this.#instance = truncateBytes(options.reportingInstance, FIELD_MAX_BYTES);
     this.#clock = options.clock ?? realClock;
     this.#log = (options.log ?? silentLogger).with({ component: "events" });
     this.#windowMs = options.seriesWindowMs ?? 6 * 60_000;
@@ -136,8 +137,8 @@ export class EventRecorder {
       }
       const regarding = referenceTo(object);
       const note = truncateBytes(message, NOTE_MAX_BYTES);
-      const shortReason = truncateChars(reason, FIELD_MAX_CHARS);
-      const shortAction = truncateChars(action || reason, FIELD_MAX_CHARS);
+      const shortReason = truncateBytes(reason, FIELD_MAX_BYTES);
+      const shortAction = truncateBytes(action || reason, FIELD_MAX_BYTES);
       const key = JSON.stringify([
         regarding.apiVersion,
         regarding.kind,
@@ -274,10 +275,6 @@ function eventName(objectName: string, nowMs: number): string {
 /** Kubernetes `MicroTime`: `2006-01-02T15:04:05.000000Z`. */
 function formatMicroTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
-}
-
-function truncateChars(text: string, max: number): string {
-  return text.length <= max ? text : text.slice(0, max);
 }
 
 /** Cuts `text` to at most `maxBytes` of UTF-8 without splitting a character. */

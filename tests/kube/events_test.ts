@@ -303,3 +303,25 @@ Deno.test("against the API server a failed write is dropped and later events sti
     await server.close();
   }
 });
+
+Deno.test("against the API server a long non-ASCII instance and reason are cut to 128 bytes, not characters", async () => {
+  const server = await FakeApiServer.start();
+  const transport = server.transport();
+  try {
+    // 100 characters of 2 bytes each: 200 bytes, over the server's 128-byte limit.
+    const long = "é".repeat(100);
+    const recorder = new EventRecorder({ transport, reportingInstance: long });
+    await recorder.event(release("r1", "default"), "Normal", long, "accepted");
+    const events = await new ResourceClient<KubeEvent>(transport, EVENTS).list({
+      namespace: "default",
+    });
+    assert.equal(events.items.length, 1, "the server accepted the event");
+    const [event] = events.items;
+    assert.equal(new TextEncoder().encode(event.reason ?? "").length, 128);
+    assert.equal(event.reason, "é".repeat(64));
+    assert.equal(new TextEncoder().encode(event.reportingInstance ?? "").length, 128);
+  } finally {
+    transport.close();
+    await server.close();
+  }
+});
