@@ -24,6 +24,32 @@ import { setupImageController } from "./lib/image/setup.ts";
 import { providerFactories, providerLocationNames, S3Resolver } from "./providers/mod.ts";
 import { DurationError, parseNonNegativeGoDuration } from "./lib/duration.ts";
 
+/**
+ * Flags of the Go operator that have no equivalent here. They are accepted, so a Deployment
+ * swapped in with its old args still starts, and each one given is named in a warning.
+ */
+const GO_ONLY_FLAGS: Record<string, FlagSpec> = Object.fromEntries(
+  [
+    [
+      "metrics-secure",
+      "bool",
+      "metrics are served over plain HTTP (restrict with a NetworkPolicy)",
+    ],
+    ["metrics-cert-path", "string", "metrics are served over plain HTTP"],
+    ["metrics-cert-name", "string", "metrics are served over plain HTTP"],
+    ["metrics-cert-key", "string", "metrics are served over plain HTTP"],
+    ["webhook-cert-path", "string", "there are no webhooks"],
+    ["webhook-cert-name", "string", "there are no webhooks"],
+    ["webhook-cert-key", "string", "there are no webhooks"],
+    ["enable-http2", "bool", "the probe and metrics servers speak HTTP/1.1"],
+    ["zap-stacktrace-level", "string", "log lines carry no stack traces"],
+    ["zap-time-encoding", "string", "log times are RFC 3339"],
+  ].map(([name, kind, why]) => [
+    name,
+    { kind: kind as "bool" | "string", usage: `Go operator compatibility, no effect: ${why}` },
+  ]),
+);
+
 const FLAGS: Record<string, FlagSpec> = {
   "kubeconfig": {
     kind: "string",
@@ -95,6 +121,7 @@ const FLAGS: Record<string, FlagSpec> = {
     usage: "How often each location's catalog is listed again (Go duration, at least 1s)",
   },
   ...CONFIG_FLAGS,
+  ...GO_ONLY_FLAGS,
   "help": { kind: "bool", default: false, usage: "Show this help" },
 };
 
@@ -123,6 +150,13 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
 
+  for (const name of Object.keys(GO_ONLY_FLAGS)) {
+    if (flags[name] !== undefined) {
+      log.warn(`Flag --${name} is accepted for compatibility and has no effect`, {
+        reason: GO_ONLY_FLAGS[name].usage,
+      });
+    }
+  }
   const sources = configSourcesFromFlags(flags);
   let config: OperatorConfig;
   try {

@@ -322,9 +322,9 @@ Deno.test({
     }
     await t.step("an arg the operator does not know is refused (the check can fail)", async () => {
       const { container } = deploymentOf(await render(BASE));
-      const { code, output } = await operatorHelp([...container.args, "--metrics-secure"]);
+      const { code, output } = await operatorHelp([...container.args, "--metrics-secur"]);
       assert.equal(code, 2);
-      assert.match(output, /Unknown flag "--metrics-secure"/);
+      assert.match(output, /Unknown flag "--metrics-secur"/);
     });
   },
 });

@@ -122,6 +122,32 @@ Deno.test("an unknown flag exits with status 2 and names the flag", async () => 
   assert.match(new TextDecoder().decode(stderr), /Unknown flag "--leader-elekt"/);
 });
 
+Deno.test("the Go operator's flags are accepted, with a warning for those that do nothing here", async () => {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      MAIN,
+      // The Go chart's args, and Go-only flags a Deployment may still carry.
+      "--leader-elect",
+      "--metrics-bind-address=:8443",
+      "--health-probe-bind-address=:8081",
+      "--metrics-secure",
+      "--enable-http2=false",
+      "--s3-bucket=node-images",
+      "--s3-region=us-west-2",
+      "--image-retention-period=720h",
+      "--kubeconfig=/nonexistent/kubeconfig",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(stderr);
+  assert.equal(code, 1, "past flag parsing, stopped only by the missing kubeconfig");
+  assert.match(text, /Flag --metrics-secure is accepted for compatibility and has no effect/);
+  assert.match(text, /Flag --enable-http2 is accepted for compatibility/);
+});
+
 Deno.test("a missing kubeconfig exits with status 1 and names the file", async () => {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", MAIN, "--kubeconfig=/nonexistent/kubeconfig"],
