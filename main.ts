@@ -14,6 +14,7 @@ import {
   configSourcesFromFlags,
   loadConfigFromSources,
   type OperatorConfig,
+  providerFlagSpecs,
   watchConfig,
 } from "./lib/config/mod.ts";
 import { DEFAULT_FLATCAR_CHANNEL, DEFAULT_NODE_IMAGE_NAMESPACE } from "./lib/names.ts";
@@ -21,7 +22,9 @@ import { type ReleaseControllers, setupReleaseControllers } from "./lib/release/
 import { validateFlatcarChannel } from "./lib/release/derive.ts";
 import { ProviderRegistry } from "./lib/image/providers.ts";
 import { setupImageController } from "./lib/image/setup.ts";
-import { providerFactories, providerLocationNames, S3Resolver } from "./providers/mod.ts";
+import { releaseNaming } from "./lib/release/naming.ts";
+import type { ProviderModule } from "./lib/provider_module.ts";
+import { PROVIDER_MODULES, S3Resolver } from "./providers/mod.ts";
 import { DurationError, parseNonNegativeGoDuration } from "./lib/duration.ts";
 
 /**
@@ -50,7 +53,7 @@ const GO_ONLY_FLAGS: Record<string, FlagSpec> = Object.fromEntries(
   ]),
 );
 
-const FLAGS: Record<string, FlagSpec> = {
+const OPERATOR_FLAGS: Record<string, FlagSpec> = {
   "kubeconfig": {
     kind: "string",
     usage: "Path to a kubeconfig; default KUBECONFIG, ~/.kube/config or in-cluster",
@@ -120,12 +123,30 @@ const FLAGS: Record<string, FlagSpec> = {
     default: "10m",
     usage: "How often each location's catalog is listed again (Go duration, at least 1s)",
   },
-  ...CONFIG_FLAGS,
-  ...GO_ONLY_FLAGS,
-  "help": { kind: "bool", default: false, usage: "Show this help" },
 };
 
-async function main(args: string[]): Promise<number> {
+/** Every flag: the operator's, the configuration's, the provider modules' and the Go-only ones. */
+function flagSpecs(modules: readonly ProviderModule[]): Record<string, FlagSpec> {
+  return {
+    ...OPERATOR_FLAGS,
+    ...CONFIG_FLAGS,
+    ...providerFlagSpecs(modules),
+    ...GO_ONLY_FLAGS,
+    "help": { kind: "bool", default: false, usage: "Show this help" },
+  };
+}
+
+export interface MainOptions {
+  /** The platforms this process serves; default `PROVIDER_MODULES`. */
+  modules?: readonly ProviderModule[];
+  /** Stops the operator like SIGTERM does (in-process runs, tests). */
+  signal?: AbortSignal;
+}
+
+/** Runs the operator with command-line `args`; resolves with the process exit code. */
+export async function main(args: string[], options: MainOptions = {}): Promise<number> {
+  const modules = options.modules ?? PROVIDER_MODULES;
+  const FLAGS = flagSpecs(modules);
   let flags, log, graceMs, transfers;
   try {
     flags = parseFlags(args, FLAGS);
@@ -157,10 +178,10 @@ async function main(args: string[]): Promise<number> {
       });
     }
   }
-  const sources = configSourcesFromFlags(flags);
+  const sources = configSourcesFromFlags(flags, modules);
   let config: OperatorConfig;
   try {
-    config = await loadConfigFromSources(sources);
+    config = await loadConfigFromSources(sources, { modules });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     log.error("Invalid configuration", { error: error.message });
@@ -172,34 +193,38 @@ async function main(args: string[]): Promise<number> {
   });
 
   const stop = new AbortController();
+  let shutdownGuard: ReturnType<typeof setTimeout> | undefined;
   const onSignal = (name: string) => () => {
     if (stop.signal.aborted) return;
     log.info("Shutting down", { signal: name, graceMs });
     stop.abort(new Error(`received ${name}`));
     // A stuck shutdown must not outlive the pod's grace period unnoticed.
-    const timer = setTimeout(() => {
+    const guard = setTimeout(() => {
       log.error("Shutdown did not finish within the grace period; exiting");
       Deno.exit(1);
     }, graceMs);
-    Deno.unrefTimer(timer);
+    Deno.unrefTimer(guard);
+    shutdownGuard = guard;
   };
-  Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
-  Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
+  const onSigterm = onSignal("SIGTERM");
+  const onSigint = onSignal("SIGINT");
+  const onAbort = onSignal("abort");
+  Deno.addSignalListener("SIGTERM", onSigterm);
+  Deno.addSignalListener("SIGINT", onSigint);
+  options.signal?.addEventListener("abort", onAbort, { once: true });
 
   const registry = new ProviderRegistry({
-    factories: providerFactories({ log }),
-    locationNames: providerLocationNames,
     initialBackoffMs: config.clientSetup.initialBackoffMs,
     retryCount: config.clientSetup.retryCount,
     log,
   });
-  await registry.update({ ...config.providers });
+  await registry.update(config.providers);
   const resolver = new S3Resolver(config.s3);
 
   let controllers: ReleaseControllers | undefined;
   const configWatch = watchConfig(
-    () => loadConfigFromSources(sources),
-    configFilesOf(sources, config),
+    () => loadConfigFromSources(sources, { modules }),
+    configFilesOf(sources, modules, config),
     {
       signal: stop.signal,
       initial: config,
@@ -210,7 +235,7 @@ async function main(args: string[]): Promise<number> {
         config = next;
         controllers?.applyConfig(next);
         resolver.update(next.s3);
-        await registry.update({ ...next.providers });
+        await registry.update(next.providers);
       },
     },
   );
@@ -231,6 +256,7 @@ async function main(args: string[]): Promise<number> {
           config,
           namespace: flags.namespace as string,
           flatcarChannel: flags["flatcar-channel"] as string,
+          naming: releaseNaming(modules),
           retentionMs: config.retentionMs,
         });
         registry.attachReadiness(ctx.readiness);
@@ -249,9 +275,13 @@ async function main(args: string[]): Promise<number> {
     return 1;
   } finally {
     stop.abort();
+    Deno.removeSignalListener("SIGTERM", onSigterm);
+    Deno.removeSignalListener("SIGINT", onSigint);
+    options.signal?.removeEventListener("abort", onAbort);
     await configWatch;
     await registry.close();
     resolver.close();
+    clearTimeout(shutdownGuard);
   }
 }
 

@@ -25,6 +25,7 @@ import { createSetupContext } from "../lib/operator.ts";
 import type { NodeImage } from "../lib/release/objects.ts";
 import { FakeClock } from "../tests/support/fake_clock.ts";
 import { FakeCatalog, validImageBytes } from "../tests/support/fake_provider.ts";
+import { catalogConfigs } from "../tests/support/fake_module.ts";
 import { type FakeClusterProcess, line, startFakeCluster } from "./_support.ts";
 
 const NAMESPACE = "giantswarm";
@@ -123,12 +124,11 @@ async function startController(
     registry,
   });
   const providers = new ProviderRegistry({
-    factories: { capv: () => catalog.connect() },
     initialBackoffMs: 100,
     retryCount: 3,
     clock: options.clock,
   });
-  await providers.update({ capv: {} });
+  await providers.update(catalogConfigs(catalog));
   const image = setupImageController(ctx, {
     registry: providers,
     resolver: memoryResolver(),
@@ -159,10 +159,10 @@ async function startController(
 function memoryResolver(): ImageSourceResolver {
   const bytes = validImageBytes("ova", IMAGE_BYTES);
   return {
-    resolve(image, format): Promise<ImageSource> {
+    resolve(image, layout): Promise<ImageSource> {
       return Promise.resolve({
-        key: `capv/${image.name}/image.ova`,
-        format,
+        key: `${layout.directory}/${image.name}/image.${layout.format}`,
+        format: layout.format,
         size: bytes.length,
         url: () => Promise.resolve("http://bench.invalid/image.ova"),
         open: () =>

@@ -6,7 +6,7 @@
  *   (one cluster-wide listing per image and location).
  * Plain printed lines, no pass/fail.
  */
-import { PROXMOX_VM_DEFAULTS, type ProxmoxConfig } from "../lib/config/proxmox.ts";
+import { PROXMOX_VM_DEFAULTS, type ProxmoxConfig } from "../providers/proxmox/config.ts";
 import { Secret } from "../lib/config/secret.ts";
 import type { ImageSource, TransferProgress } from "../lib/image/provider.ts";
 import { createProxmoxProvider } from "../providers/proxmox/mod.ts";

@@ -21,6 +21,8 @@ import { createSetupContext } from "../lib/operator.ts";
 import { deriveNodeImage } from "../lib/release/derive.ts";
 import type { NodeImage, Release } from "../lib/release/objects.ts";
 import { setupReleaseControllers } from "../lib/release/setup.ts";
+import { testModule } from "../tests/support/fake_module.ts";
+import { NAMING } from "../tests/support/provider_configs.ts";
 import {
   collectGarbage,
   CountingTransport,
@@ -100,12 +102,15 @@ export async function benchReleaseColdStart(): Promise<void> {
       s3: { bucket: "node-images", region: "us-west-2", http: false, timeoutMs: 90_000 },
       retentionMs: 0,
       clientSetup: { initialBackoffMs: 5_000, retryCount: 5 },
-      providers: { capv: {} as never, capvcd: {} as never, capmox: {} as never },
+      providers: Object.fromEntries(
+        ["capv", "capvcd", "capmox"].map((id) => [id, testModule(id).configure({})]),
+      ),
     });
     setupReleaseControllers(ctx, {
       config,
       namespace: NAMESPACE,
       flatcarChannel: "stable",
+      naming: NAMING,
       retentionMs: 24 * 3_600_000,
     });
     const releaseCache = manager.informer<Release>(RELEASES).store;

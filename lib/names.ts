@@ -36,15 +36,6 @@ export const LEADER_ELECTION_ID = "fcf824fa.giantswarm.io";
 export const RELEASE_CONTROLLER_NAME = "release";
 export const IMAGE_CONTROLLER_NAME = "image-nodeimage";
 
-/**
- * Provider ids the operator has platform clients for, in the Go operator's start-up order.
- * They are the NodeImage `spec.provider` values and the keys of the provider config.
- */
-export const PROVIDER_IDS = ["capv", "capvcd", "capmox"] as const;
-
-/** One of the `PROVIDER_IDS`. */
-export type ProviderId = typeof PROVIDER_IDS[number];
-
 /** Namespace NodeImages are created in unless `--namespace` says otherwise. */
 export const DEFAULT_NODE_IMAGE_NAMESPACE = "giantswarm";
 

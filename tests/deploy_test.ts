@@ -8,19 +8,18 @@
  */
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
-import { LEADER_ELECTION_ID, NODE_IMAGES, PROVIDER_IDS, RELEASES } from "../lib/names.ts";
+import { LEADER_ELECTION_ID, NODE_IMAGES, RELEASES } from "../lib/names.ts";
 import { EVENTS } from "../lib/kube/events.ts";
 import { CORE_EVENTS, LEASES, type ResourceType } from "../lib/kube/resource.ts";
 import {
-  CONFIG_FLAGS,
   configFilesOf,
   configSourcesFromFlags,
   loadConfigFromSources,
-  PROVIDER_SECTIONS,
 } from "../lib/config/mod.ts";
 import { parseFlags } from "../lib/flags.ts";
 import { parseGoDuration } from "../lib/duration.ts";
 import { FakeApiServer } from "./fake_apiserver/mod.ts";
+import { ALL_CONFIG_FLAGS, PROVIDER_MODULES } from "./support/provider_configs.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const BASE = "deploy/base";
@@ -237,11 +236,15 @@ function loadPodConfig(manifests: Manifest[]) {
   const { container } = deploymentOf(manifests);
   const configArgs = container.args.filter((arg) => {
     const name = /^--([^=]+)/.exec(arg)?.[1];
-    return name !== undefined && name in CONFIG_FLAGS;
+    return name !== undefined && name in ALL_CONFIG_FLAGS;
   });
-  const sources = configSourcesFromFlags(parseFlags(configArgs, CONFIG_FLAGS));
+  const sources = configSourcesFromFlags(
+    parseFlags(configArgs, ALL_CONFIG_FLAGS),
+    PROVIDER_MODULES,
+  );
   const files = podFiles(manifests);
   return loadConfigFromSources(sources, {
+    modules: PROVIDER_MODULES,
     readTextFile: (path) => {
       const content = files.get(path);
       if (content === undefined) {
@@ -399,15 +402,16 @@ Deno.test({
     const { pod, container } = deploymentOf(await render(BASE));
     // The paths the config loader reads when every provider is enabled by the Go flags alone.
     const expected = configFilesOf({
-      enableVsphere: true,
-      enableCloudDirector: true,
-      enableProxmox: true,
-    });
-    assert.equal(expected.length, 2 * PROVIDER_IDS.length);
+      providerFlags: {
+        "enable-vsphere": true,
+        "enable-cloud-director": true,
+        "enable-proxmox": true,
+      },
+    }, PROVIDER_MODULES);
+    assert.equal(expected.length, 2 * PROVIDER_MODULES.length);
 
     const mounted: string[] = [];
-    for (const id of PROVIDER_IDS) {
-      const section = PROVIDER_SECTIONS[id];
+    for (const { section } of PROVIDER_MODULES) {
       const mount = container.volumeMounts.find((m) => m.mountPath === `/home/.${section}`);
       assert.ok(mount, `nothing is mounted at /home/.${section}`);
       assert.equal(mount.readOnly, true);

@@ -19,7 +19,7 @@ export async function configFingerprint(value: unknown): Promise<string> {
       s3: value.s3,
       retentionMs: value.retentionMs,
       clientSetup: value.clientSetup,
-      providers: value.providers,
+      providers: value.providerSections(),
     }
     : value;
   const bytes = new TextEncoder().encode(canonical(subject));

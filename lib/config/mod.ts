@@ -9,17 +9,22 @@ export {
   loadOperatorConfig,
   OperatorConfig,
   parseOperatorConfig,
-  PROVIDER_SECTIONS,
   type ProviderConfigs,
 } from "./operator_config.ts";
 export { type S3Config, type S3Credentials } from "./s3.ts";
 export { configFilesOf, FLAGS_SOURCE, loadConfigFromSources } from "./sources.ts";
-export { CONFIG_FLAGS, type ConfigSources, configSourcesFromFlags } from "./source_flags.ts";
+export {
+  CONFIG_FLAGS,
+  type ConfigSources,
+  configSourcesFromFlags,
+  providerFlagSpecs,
+} from "./source_flags.ts";
+export { type ProviderLoadContext } from "./provider_loading.ts";
 export { type ReadTextFile } from "./mounted_files.ts";
 export { WATCH_DEFAULTS, watchConfig, type WatchConfigOptions } from "./watch.ts";
 export { configFingerprint } from "./fingerprint.ts";
 export { ConfigError, type ConfigIssue } from "./errors.ts";
 export { Secret } from "./secret.ts";
-export type { VsphereConfig, VsphereCredentials, VsphereLocation } from "./vsphere.ts";
-export type { VcdConfig, VcdCredentials, VcdLocation } from "./vcd.ts";
-export type { ProxmoxConfig, ProxmoxCredentials, ProxmoxLocation } from "./proxmox.ts";
+// The toolkit provider modules write their config schemas with.
+export { Decoder, field, join, type YamlObject } from "./_decode.ts";
+export type { YamlValue } from "./_yaml.ts";

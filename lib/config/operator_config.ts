@@ -1,7 +1,7 @@
 /**
  * The operator configuration, loaded from one values.yaml in the Go operator's Helm values shape
  * (reference spec §8.2; `--config <file>`): `s3`, `imageRetentionPeriod`, `clientSetup`, and the
- * provider sections `vsphere`, `vcd`, `proxmox`. Keys the operator does not use (the chart's
+ * provider modules' sections (`vsphere`, `vcd`, `proxmox`). Keys the operator does not use (the chart's
  * `controllerManager`, `rbac`, …) are ignored, so the chart's own values file loads too.
  *
  * A provider is configured when its section is present and not `enabled: false`: the chart's
@@ -14,14 +14,11 @@
  * just another load.
  */
 import { formatGoDuration } from "../duration.ts";
-import { PROVIDER_IDS, type ProviderId } from "../names.ts";
+import type { ConfiguredProvider, ProviderModule } from "../provider_module.ts";
 import { Decoder, field, isObject, type YamlObject } from "./_decode.ts";
 import { parseYaml, type YamlValue } from "./_yaml.ts";
 import { ConfigError } from "./errors.ts";
 import { type ReadTextFile, readTextFileFromDisk, unreadable } from "./mounted_files.ts";
-import { parseProxmoxSection, type ProxmoxConfig } from "./proxmox.ts";
-import { parseVcdSection, type VcdConfig } from "./vcd.ts";
-import { parseVsphereSection, type VsphereConfig } from "./vsphere.ts";
 import { loadS3Credentials, parseS3Section, S3_DEFAULTS, type S3Config } from "./s3.ts";
 
 export type { S3Config } from "./s3.ts";
@@ -33,19 +30,11 @@ export interface ClientSetupConfig {
   retryCount: number;
 }
 
-/** Provider sections that are configured, keyed by provider id. */
-export interface ProviderConfigs {
-  capv?: VsphereConfig;
-  capvcd?: VcdConfig;
-  capmox?: ProxmoxConfig;
-}
-
-/** Which values.yaml section configures which provider id. */
-export const PROVIDER_SECTIONS: Readonly<Record<ProviderId, string>> = {
-  capv: "vsphere",
-  capvcd: "vcd",
-  capmox: "proxmox",
-};
+/**
+ * Provider sections that are configured, keyed by provider id, in the order of the modules
+ * they were loaded with (the Go operator's start-up order: vSphere, VCD, Proxmox).
+ */
+export type ProviderConfigs = Readonly<Record<string, ConfiguredProvider>>;
 
 export const CONFIG_DEFAULTS = {
   s3TimeoutMs: S3_DEFAULTS.timeoutMs,
@@ -64,7 +53,7 @@ export class OperatorConfig {
   /** `imageRetentionPeriod`; 0 deletes unused images at once. */
   readonly retentionMs: number;
   readonly clientSetup: Readonly<ClientSetupConfig>;
-  readonly providers: Readonly<ProviderConfigs>;
+  readonly providers: ProviderConfigs;
 
   constructor(fields: {
     file: string;
@@ -84,14 +73,18 @@ export class OperatorConfig {
   }
 
   /** Ids of the configured providers, in start-up order (capv, capvcd, capmox). */
-  configuredProviderIds(): ProviderId[] {
-    return PROVIDER_IDS.filter((id) => this.providers[id] !== undefined);
+  configuredProviderIds(): string[] {
+    return Object.keys(this.providers);
   }
 
   /** Whether NodeImages with this `spec.provider` are ours; any string may be asked. */
   isConfigured(providerId: string): boolean {
-    return (PROVIDER_IDS as readonly string[]).includes(providerId) &&
-      this.providers[providerId as ProviderId] !== undefined;
+    return Object.hasOwn(this.providers, providerId);
+  }
+
+  /** Each configured provider's parsed section, by id (secrets stay `Secret`s). */
+  providerSections(): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(this.providers).map(([id, p]) => [id, p.config]));
   }
 
   /** A plain, JSON-safe view for logs: secrets show as `[redacted]`, durations as Go strings. */
@@ -99,7 +92,7 @@ export class OperatorConfig {
     const plain = JSON.parse(JSON.stringify(
       {
         s3: this.s3,
-        providers: this.providers,
+        providers: this.providerSections(),
       },
       (key, value) =>
         key.endsWith("Ms") && typeof value === "number" ? formatGoDuration(value) : value,
@@ -136,20 +129,22 @@ export class OperatorConfig {
  * @param file Named in every error.
  * @throws {ConfigError} listing every invalid field.
  */
-export function parseOperatorConfig(text: string, file: string): OperatorConfig {
+export function parseOperatorConfig(
+  text: string,
+  file: string,
+  modules: readonly ProviderModule[],
+): OperatorConfig {
   const parsed = parseYaml(text, file);
   if (parsed.issues.length > 0) throw new ConfigError(parsed.issues);
   const d = new Decoder(file);
   const root = valuesRoot(parsed.value, d);
   const settings = decodeGlobalSettings(root, d);
 
-  const providers: ProviderConfigs = {};
-  const vsphere = providerSection(root, "vsphere", d);
-  if (vsphere.enabled) providers.capv = parseVsphereSection(vsphere.section!, d, "vsphere");
-  const vcd = providerSection(root, "vcd", d);
-  if (vcd.enabled) providers.capvcd = parseVcdSection(vcd.section!, d, "vcd");
-  const proxmox = providerSection(root, "proxmox", d);
-  if (proxmox.enabled) providers.capmox = parseProxmoxSection(proxmox.section!, d, "proxmox");
+  const providers: Record<string, ConfiguredProvider> = {};
+  for (const module of modules) {
+    const state = providerSection(root, module.section, d);
+    if (state.enabled) providers[module.id] = module.fromSection(state.section!, d, module.section);
+  }
 
   if (d.issues.length > 0) throw new ConfigError(d.issues);
   return new OperatorConfig({ file, ...settings, providers });
@@ -161,7 +156,7 @@ export function parseOperatorConfig(text: string, file: string): OperatorConfig 
  */
 export async function loadOperatorConfig(
   path: string,
-  options: { readTextFile?: ReadTextFile } = {},
+  options: { modules: readonly ProviderModule[]; readTextFile?: ReadTextFile },
 ): Promise<OperatorConfig> {
   const read = options.readTextFile ?? readTextFileFromDisk;
   let text: string;
@@ -170,7 +165,7 @@ export async function loadOperatorConfig(
   } catch (error) {
     throw new ConfigError([unreadable(path, error)], { cause: error });
   }
-  const config = parseOperatorConfig(text, path);
+  const config = parseOperatorConfig(text, path, options.modules);
   const s3 = await loadS3Credentials(config.s3, read);
   if (s3.issues.length > 0) throw new ConfigError(s3.issues);
   if (s3.value === config.s3) return config;

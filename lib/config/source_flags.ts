@@ -1,6 +1,7 @@
 /**
  * The Go operator's configuration flags (reference §8.1), plus the S3 flags of issue 5, as one
- * plain `ConfigSources` object that `main.ts` fills from the command line.
+ * plain `ConfigSources` object that `main.ts` fills from the command line. The per-platform
+ * flags (`--enable-<p>`, `--<p>-credentials`, …) come from the provider modules.
  *
  * Every field is optional and `undefined` means "not given": the Go defaults are applied by
  * `loadConfigFromSources`, not here, so a flag given on purpose can be told apart from a default
@@ -8,12 +9,13 @@
  * specs below declare no defaults; their usage text states them instead.
  */
 import type { FlagSpec, FlagValues } from "../flags.ts";
+import type { ProviderModule } from "../provider_module.ts";
 import { parseGoDuration } from "../duration.ts";
 import type { ConfigIssue } from "./errors.ts";
 import { s3BucketProblem, type S3Config, s3EndpointProblem } from "./s3.ts";
 import type { ClientSetupConfig } from "./operator_config.ts";
 
-/** Where the configuration comes from; each field is one flag (named in `CONFIG_FLAG_NAMES`). */
+/** Where the configuration comes from; each field is one flag (see `TABLE`). */
 export interface ConfigSources {
   /** `--config`: a values.yaml in the Helm values shape. */
   config?: string;
@@ -26,30 +28,22 @@ export interface ConfigSources {
   s3ForcePathStyle?: boolean;
   s3Presign?: boolean;
   s3CredentialsFile?: string;
-  enableVsphere?: boolean;
-  enableCloudDirector?: boolean;
-  enableProxmox?: boolean;
-  vsphereCredentials?: string;
-  vsphereLocations?: string;
-  vspherePullFromUrl?: boolean;
-  vcdCredentials?: string;
-  vcdLocations?: string;
-  vcdDownloadDir?: string;
-  /** A Go duration; ≤ 0 means the default 20h, as in the Go operator. */
-  vcdSessionRefreshThreshold?: string;
-  proxmoxCredentials?: string;
-  proxmoxLocations?: string;
   /** A Go duration ≥ 0. */
   imageRetentionPeriod?: string;
   /** A Go duration ≥ 0. */
   clientSetupRetryDuration?: string;
   /** A whole number ≥ 0. */
   clientSetupRetrySteps?: string;
+  /**
+   * The provider modules' flags that were given (`enable-proxmox`, `vsphere-locations`, …), by
+   * flag name without `--`; see `providerFlagSpecs`.
+   */
+  providerFlags?: Readonly<Record<string, string | boolean>>;
 }
 
 type Entry = [flag: string, kind: "string" | "bool", usage: string];
 
-const TABLE: { [K in keyof Required<ConfigSources>]: Entry } = {
+const TABLE: { [K in Exclude<keyof ConfigSources, "providerFlags">]-?: Entry } = {
   config: ["config", "string", "values.yaml in the Go operator's Helm values shape"],
   s3Bucket: ["s3-bucket", "string", "S3 bucket of the node images"],
   s3Region: ["s3-region", "string", "S3 region"],
@@ -62,38 +56,6 @@ const TABLE: { [K in keyof Required<ConfigSources>]: Entry } = {
     "s3-credentials-file",
     "string",
     "YAML file with accessKeyId, secretAccessKey, sessionToken; without it, anonymous access",
-  ],
-  enableVsphere: ["enable-vsphere", "bool", "Enable the vSphere provider (capv)"],
-  enableCloudDirector: ["enable-cloud-director", "bool", "Enable the Cloud Director provider"],
-  enableProxmox: ["enable-proxmox", "bool", "Enable the Proxmox provider (capmox)"],
-  vsphereCredentials: [
-    "vsphere-credentials",
-    "string",
-    "vSphere credentials file (default /home/.vsphere/credentials)",
-  ],
-  vsphereLocations: [
-    "vsphere-locations",
-    "string",
-    "vSphere locations file (default /home/.vsphere/locations)",
-  ],
-  vspherePullFromUrl: ["vsphere-pull-from-url", "bool", "Let ESXi pull images from S3"],
-  vcdCredentials: ["vcd-credentials", "string", "VCD credentials (default /home/.vcd/credentials)"],
-  vcdLocations: ["vcd-locations", "string", "VCD location file (default /home/.vcd/locations)"],
-  vcdDownloadDir: ["vcd-download-dir", "string", "VCD OVA scratch dir (default /tmp/images)"],
-  vcdSessionRefreshThreshold: [
-    "vcd-session-refresh-threshold",
-    "string",
-    "Re-authenticate to VCD after this long (default 20h)",
-  ],
-  proxmoxCredentials: [
-    "proxmox-credentials",
-    "string",
-    "Proxmox credentials file (default /home/.proxmox/credentials)",
-  ],
-  proxmoxLocations: [
-    "proxmox-locations",
-    "string",
-    "Proxmox locations file (default /home/.proxmox/locations)",
   ],
   imageRetentionPeriod: [
     "image-retention-period",
@@ -112,8 +74,10 @@ const TABLE: { [K in keyof Required<ConfigSources>]: Entry } = {
   ],
 };
 
+type SourceKey = keyof typeof TABLE;
+
 /** The flag of each source field, with its leading `--`, for messages. */
-export function flagOf(key: keyof ConfigSources): string {
+export function flagOf(key: SourceKey): string {
   return `--${TABLE[key][0]}`;
 }
 
@@ -122,8 +86,36 @@ export const CONFIG_FLAGS: Readonly<Record<string, FlagSpec>> = Object.fromEntri
   Object.values(TABLE).map(([flag, kind, usage]) => [flag, { kind, usage }]),
 );
 
-/** Picks the configuration flags out of `parseFlags`' result. */
-export function configSourcesFromFlags(values: FlagValues): ConfigSources {
+/**
+ * Flag specs of the provider modules: `--enable-<p>`, `--<p>-credentials`, `--<p>-locations`
+ * and each module's own flags, to merge into `main.ts`'s flags. None has a default.
+ */
+export function providerFlagSpecs(
+  modules: readonly ProviderModule[],
+): Record<string, FlagSpec> {
+  const specs: Record<string, FlagSpec> = {};
+  for (const m of modules) {
+    specs[m.flags.enable] = { kind: "bool", usage: `Enable the ${m.platform} provider (${m.id})` };
+    specs[m.flags.credentials] = {
+      kind: "string",
+      usage: `${m.platform} credentials file (default ${m.files.credentials})`,
+    };
+    specs[m.flags.locations] = {
+      kind: "string",
+      usage: `${m.platform} locations file (default ${m.files.locations})`,
+    };
+    for (const flag of m.extraFlags ?? []) {
+      specs[flag.name] = { kind: flag.kind, usage: flag.usage };
+    }
+  }
+  return specs;
+}
+
+/** Picks the configuration flags (the operator's and the modules') out of `parseFlags`' result. */
+export function configSourcesFromFlags(
+  values: FlagValues,
+  modules: readonly ProviderModule[] = [],
+): ConfigSources {
   const sources: Record<string, string | boolean> = {};
   for (const [key, [flag, kind]] of Object.entries(TABLE)) {
     const value = values[flag];
@@ -131,7 +123,16 @@ export function configSourcesFromFlags(values: FlagValues): ConfigSources {
       sources[key] = value;
     }
   }
-  return sources as ConfigSources;
+  const providerFlags: Record<string, string | boolean> = {};
+  for (const [flag, spec] of Object.entries(providerFlagSpecs(modules))) {
+    const value = values[flag];
+    if (value !== undefined && typeof value === (spec.kind === "bool" ? "boolean" : "string")) {
+      providerFlags[flag] = value;
+    }
+  }
+  return (Object.keys(providerFlags).length
+    ? { ...sources, providerFlags }
+    : sources) as ConfigSources;
 }
 
 /** The values the flags set, decoded; a field is present only when its flag was given. */
@@ -139,9 +140,6 @@ export interface FlagOverrides {
   s3: Partial<S3Config>;
   retentionMs?: number;
   clientSetup: Partial<ClientSetupConfig>;
-  pullFromURL?: boolean;
-  vcdDownloadDir?: string;
-  vcdSessionRefreshThresholdMs?: number;
 }
 
 /**
@@ -149,7 +147,7 @@ export interface FlagOverrides {
  * disabled provider, as Go's flag package did at start-up. Problems are pushed to `issues`.
  */
 export function decodeFlagOverrides(sources: ConfigSources, issues: ConfigIssue[]): FlagOverrides {
-  const problem = (key: keyof ConfigSources, message: string) =>
+  const problem = (key: SourceKey, message: string) =>
     issues.push({ file: flagOf(key), path: "", message });
   const s3: Partial<S3Config> = {};
   if (sources.s3Bucket !== undefined) {
@@ -173,12 +171,12 @@ export function decodeFlagOverrides(sources: ConfigSources, issues: ConfigIssue[
   if (sources.s3Presign !== undefined) s3.presign = sources.s3Presign;
   if (sources.s3CredentialsFile) s3.credentialsFile = sources.s3CredentialsFile;
 
-  const duration = (key: keyof ConfigSources, allowNegative: boolean): number | undefined => {
+  const duration = (key: SourceKey): number | undefined => {
     const text = sources[key];
     if (typeof text !== "string") return undefined;
     try {
       const ms = parseGoDuration(text);
-      if (ms >= 0 || allowNegative) return ms;
+      if (ms >= 0) return ms;
       problem(key, `must not be negative, got "${text}"`);
     } catch (error) {
       const message = (error as Error).message;
@@ -187,19 +185,14 @@ export function decodeFlagOverrides(sources: ConfigSources, issues: ConfigIssue[
     return undefined;
   };
   const overrides: FlagOverrides = { s3, clientSetup: {} };
-  const retentionMs = duration("imageRetentionPeriod", false);
+  const retentionMs = duration("imageRetentionPeriod");
   if (retentionMs !== undefined) overrides.retentionMs = retentionMs;
-  const initialBackoffMs = duration("clientSetupRetryDuration", false);
+  const initialBackoffMs = duration("clientSetupRetryDuration");
   if (initialBackoffMs !== undefined) overrides.clientSetup.initialBackoffMs = initialBackoffMs;
   if (sources.clientSetupRetrySteps !== undefined) {
     const text = sources.clientSetupRetrySteps;
     if (/^[0-9]+$/.test(text)) overrides.clientSetup.retryCount = Number(text);
     else problem("clientSetupRetrySteps", `expected a whole number ≥ 0, got "${text}"`);
   }
-  if (sources.vspherePullFromUrl !== undefined) overrides.pullFromURL = sources.vspherePullFromUrl;
-  // The Go operator falls back to the defaults for "" and for a threshold ≤ 0.
-  if (sources.vcdDownloadDir) overrides.vcdDownloadDir = sources.vcdDownloadDir;
-  const threshold = duration("vcdSessionRefreshThreshold", true);
-  if (threshold !== undefined && threshold > 0) overrides.vcdSessionRefreshThresholdMs = threshold;
   return overrides;
 }

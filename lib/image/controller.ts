@@ -30,6 +30,7 @@ import type { Store } from "../kube/store.ts";
 import type { KubeTransport } from "../kube/transport.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { NODE_IMAGES, NodeImageState } from "../names.ts";
+import type { ImageLayout } from "../provider_module.ts";
 import { type NodeImage, nodeImageReference } from "../release/objects.ts";
 import type { InventoryCache } from "./inventory.ts";
 import {
@@ -158,8 +159,8 @@ export class ImageReconciler {
     };
     let plan = planImage(observation, this.#timings);
     let source: ImageSource | undefined;
-    if (plan.needsSource && provider) {
-      const found = await this.#lookUp(spec, provider, signal);
+    if (plan.needsSource && provider && handle) {
+      const found = await this.#lookUp(spec, handle.layout, signal);
       source = found.source;
       observation.source = found.view;
       plan = planImage(observation, this.#timings);
@@ -271,13 +272,13 @@ export class ImageReconciler {
 
   async #lookUp(
     spec: ImageSpec,
-    provider: Provider,
+    layout: ImageLayout,
     signal: AbortSignal,
   ): Promise<{ source?: ImageSource; view: SourceView }> {
     try {
       const source = await this.#platformCall(
         signal,
-        (s) => this.#options.resolver.resolve(spec, provider.format, s),
+        (s) => this.#options.resolver.resolve(spec, layout, s),
       );
       return { source, view: { ok: true, size: source.size, key: source.key } };
     } catch (error) {

@@ -4,8 +4,8 @@
  * exited when any provider failed to start, §11.20).
  *
  * Guarantees:
- * - `update(configs)` never waits for a platform: it builds providers with the injected
- *   factories (so `lib/` never imports `providers/`) and starts a probe loop for each.
+ * - `update(configs)` never waits for a platform: it builds each provider from its configured
+ *   module (so `lib/` never imports `providers/`) and starts a probe loop for each.
  * - A probe loop retries with exponential backoff (`initialBackoffMs`, doubling, `retryCount`
  *   steps), then keeps retrying at that cap for ever. It never gives up and never exits.
  * - `update` keeps a provider whose config is unchanged (secrets compared by value, so a rotated
@@ -19,12 +19,13 @@
  *   readiness only gates traffic to this pod, and restarting or unreadying the operator cannot
  *   bring a vCenter back; meanwhile the other providers must keep working.
  *
- * Caveats: a factory that throws (invalid config it could not parse) leaves the provider
+ * Caveats: a module whose `create` throws (a config it cannot use) leaves the provider
  * `unreachable` with the error's message, retried with the same backoff.
  */
 import { type Clock, realClock, type TimerHandle } from "../clock.ts";
 import { Secret } from "../config/secret.ts";
 import { type Logger, silentLogger } from "../log.ts";
+import type { ConfiguredProvider, ImageLayout } from "../provider_module.ts";
 import type { Readiness } from "../server/health_checks.ts";
 import type { Provider } from "./provider.ts";
 
@@ -35,11 +36,17 @@ export interface ProviderLease {
   release(): void;
 }
 
-/** Builds a provider from its config section. Must not do I/O (that is `probe`). */
-export type ProviderFactory = (config: unknown) => Provider;
-
 /** Where a provider is in its life. */
 export type ProviderPhase = "initialising" | "ready" | "unreachable";
+
+/** What `ProviderRegistry.get` returns. */
+export interface ProviderHandle {
+  /** Undefined while no client could be built. */
+  provider?: Provider;
+  status: ProviderStatus;
+  locations: string[];
+  layout: ImageLayout;
+}
 
 /** What the controller and `/readyz` see of one provider. */
 export interface ProviderStatus {
@@ -52,8 +59,6 @@ export interface ProviderStatus {
 }
 
 export interface ProviderRegistryOptions {
-  /** One factory per provider id (`capv`, `capvcd`, `capmox`, or test ids). */
-  factories: Record<string, ProviderFactory>;
   /** First retry delay (`clientSetup.initialBackoffDelay`, Go default 5 s). */
   initialBackoffMs: number;
   /** Doublings before the delay stops growing (`clientSetup.retryCount`, Go default 5). */
@@ -64,18 +69,13 @@ export interface ProviderRegistryOptions {
    * costs no extra platform requests.
    */
   healthIntervalMs?: number;
-  /**
-   * Location names a provider's config declares, used while its client cannot be built or
-   * reached so each location can still show why it is not served. Default: none.
-   */
-  locationNames?: (id: string, config: unknown) => string[];
   clock?: Clock;
   log?: Logger;
 }
 
 interface Entry {
   id: string;
-  config: unknown;
+  configured: ConfiguredProvider;
   provider?: Provider;
   status: ProviderStatus;
   abort: AbortController;
@@ -111,19 +111,18 @@ export class ProviderRegistry {
   }
 
   /**
-   * Makes the registry hold exactly the providers in `configs` (undefined values are skipped).
+   * Makes the registry hold exactly the providers in `configs` (keyed by provider id).
    * Unchanged ones are kept; changed ones are replaced, missing ones dropped, and both closed
    * now when nothing holds a lease on them, else when the last lease is released (not awaited).
-   * @throws {TypeError} when a provider id has no factory.
+   * @throws {TypeError} when a key is not the id of the module its entry was configured by.
    */
-  async update(configs: Record<string, unknown>): Promise<void> {
+  async update(configs: Readonly<Record<string, ConfiguredProvider>>): Promise<void> {
     if (this.#closed) throw new Error("Cannot update the provider registry: it is closed");
-    const wanted = Object.entries(configs).filter(([, config]) => config !== undefined);
-    for (const [id] of wanted) {
-      if (!this.#options.factories[id]) {
+    const wanted = Object.entries(configs);
+    for (const [id, configured] of wanted) {
+      if (configured.module.id !== id) {
         throw new TypeError(
-          `Cannot configure provider "${id}": no platform client is registered for it ` +
-            `(known: ${Object.keys(this.#options.factories).join(", ") || "none"})`,
+          `Cannot configure provider "${id}" with the ${configured.module.id} module's config`,
         );
       }
     }
@@ -136,25 +135,29 @@ export class ProviderRegistry {
         this.#notify(id);
       }
     }
-    for (const [id, config] of wanted) {
+    for (const [id, configured] of wanted) {
       const existing = this.#entries.get(id);
-      if (existing && sameConfig(existing.config, config)) continue;
+      if (existing && sameProvider(existing.configured, configured)) continue;
       if (existing) closing.push(this.#retire(existing, "configuration changed"));
-      this.#start(id, config);
+      this.#start(id, configured);
     }
     this.#registerReadiness();
     await Promise.all(closing);
   }
 
-  /** The provider and its status, or `undefined` when `id` is not configured. */
-  get(
-    id: string,
-  ): { provider?: Provider; status: ProviderStatus; locations: string[] } | undefined {
+  /**
+   * The provider, its status, its locations (from the config while no client could be built)
+   * and where its images live, or `undefined` when `id` is not configured.
+   */
+  get(id: string): ProviderHandle | undefined {
     const entry = this.#entries.get(id);
     if (!entry) return undefined;
-    const locations = entry.provider?.locations() ??
-      this.#options.locationNames?.(id, entry.config) ?? [];
-    return { provider: entry.provider, status: { ...entry.status }, locations };
+    return {
+      provider: entry.provider,
+      status: { ...entry.status },
+      locations: entry.provider?.locations() ?? entry.configured.locations(),
+      layout: entry.configured.module.layout,
+    };
   }
 
   /**
@@ -228,10 +231,10 @@ export class ProviderRegistry {
     ]);
   }
 
-  #start(id: string, config: unknown, attempts = 0): void {
+  #start(id: string, configured: ConfiguredProvider, attempts = 0): void {
     const entry: Entry = {
       id,
-      config,
+      configured,
       status: { id, phase: "initialising", attempts },
       abort: new AbortController(),
       leases: 0,
@@ -240,12 +243,15 @@ export class ProviderRegistry {
     };
     this.#entries.set(id, entry);
     try {
-      entry.provider = this.#options.factories[id](config);
+      entry.provider = configured.create({
+        log: this.#options.log ?? silentLogger,
+        clock: this.#options.clock,
+      });
       this.#byProvider.set(entry.provider, entry);
     } catch (error) {
-      // A factory refusing its config cannot fix itself; still shown and retried like a probe.
+      // A module refusing its config cannot fix itself; still shown and retried like a probe.
       this.#set(entry, "unreachable", messageOf(error));
-      this.#schedule(entry, () => this.#start(id, config, entry.status.attempts));
+      this.#schedule(entry, () => this.#start(id, configured, entry.status.attempts));
       return;
     }
     this.#log.info("Initialising provider", { provider: id });
@@ -370,6 +376,11 @@ export class ProviderRegistry {
       });
     }
   }
+}
+
+/** Same module and same config (secrets by value). */
+function sameProvider(a: ConfiguredProvider, b: ConfiguredProvider): boolean {
+  return a.module === b.module && sameConfig(a.config, b.config);
 }
 
 /** Deep equality that compares `Secret`s by value, so a rotated credential is a change. */

@@ -7,6 +7,7 @@
  * when some location needs a transfer (never per location, never for images that are already
  * everywhere), so steady state costs no object-store requests.
  */
+import type { ImageLayout } from "../provider_module.ts";
 import type { ImageSource, ImageSpec } from "./provider.ts";
 
 /** Finds the bytes of an image in the object store. */
@@ -15,9 +16,9 @@ export interface ImageSourceResolver {
    * Looks the image up (e.g. an S3 HEAD) and returns a source for it.
    *
    * @param image The image as the NodeImage describes it.
-   * @param format The format the image's provider consumes (`Provider.format`).
+   * @param layout Where the image's provider keeps its images (its module's `layout`).
    * @throws {SourceMissingError} when the object does not exist.
    * @throws {Error} any other failure (network, permissions); the location goes to Error.
    */
-  resolve(image: ImageSpec, format: "ova" | "qcow2", signal: AbortSignal): Promise<ImageSource>;
+  resolve(image: ImageSpec, layout: ImageLayout, signal: AbortSignal): Promise<ImageSource>;
 }

@@ -32,6 +32,7 @@ import {
   releasesOf,
   stateOf,
 } from "./objects.ts";
+import type { ReleaseNaming } from "./naming.ts";
 import { planRelease, type ReleaseAction } from "./plan.ts";
 import { registrationWrites, unregistrationWrites } from "./registration.ts";
 
@@ -61,6 +62,8 @@ export interface ReleaseReconcilerOptions {
   configuredProviders: readonly string[];
   /** `--flatcar-channel`. */
   channel: string;
+  /** Release prefixes and image layouts of the provider modules. */
+  naming: ReleaseNaming;
   recorder: EventRecorder;
   log?: Logger;
 }
@@ -92,7 +95,7 @@ export class ReleaseReconciler {
 
   /** The `Reconciler` for a `Controller`: key = Release name. */
   reconcile = async (name: string, signal: AbortSignal): Promise<ReconcileResult> => {
-    const { namespace, configuredProviders, channel } = this.#options;
+    const { namespace, configuredProviders, channel, naming } = this.#options;
     const nodeImages = this.#options.nodeImages.list();
     let release = this.#options.releases.get(name);
     if (!release && nodeImages.some((image) => releasesOf(image).includes(name))) {
@@ -106,6 +109,7 @@ export class ReleaseReconciler {
       namespace,
       configuredProviders,
       channel,
+      naming,
       skippedGeneration: this.#skipped.get(name),
     });
     const context: ExecutionContext = {

@@ -13,6 +13,8 @@
  * API server reject it on every requeue), and the Flatcar channel is configurable (§11.11).
  */
 import { DEFAULT_FLATCAR_CHANNEL, FLATCAR_CHANNEL_ANNOTATION } from "../names.ts";
+import type { ImageLayout } from "../provider_module.ts";
+import { layoutOf, PASS_THROUGH_NAMING, providerIdOf, type ReleaseNaming } from "./naming.ts";
 
 /** The part of a Release this module reads. Structural, so any decoded Release object fits. */
 export interface ReleaseLike {
@@ -58,11 +60,6 @@ export class InvalidObjectNameError extends Error {
 export const IMAGE_COMPONENTS = ["flatcar", "kubernetes", "os-tooling"] as const;
 
 const PROVIDER_PREFIX = /^([a-z-]+)-\d+\.\d+\.\d+/;
-const PROVIDER_IDS_BY_NAME: Readonly<Record<string, string>> = {
-  vsphere: "capv",
-  "cloud-director": "capvcd",
-  proxmox: "capmox",
-};
 const CHANNEL = /^[a-z]+$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS1123_SUBDOMAIN_MAX = 253;
@@ -73,23 +70,26 @@ const DNS1123_SUBDOMAIN_MAX = 253;
  * @param release The Release (only its name, annotations and `spec.components` are read).
  * @param options.channel The `--flatcar-channel` default; the Release's
  *   `FLATCAR_CHANNEL_ANNOTATION` overrides it.
+ * @param options.naming Prefixes and layouts of the provider modules; without it every prefix
+ *   is its own provider id.
  * @returns Names, provider and S3 key of the NodeImage.
  * @throws {ReleaseParseError} when the name has no provider prefix, a component is missing or
  *   empty, the channel annotation is invalid, or the result is not a valid object name.
  *
  * @example
  * ```ts
- * const derived = deriveNodeImage(release, { channel: "stable" });
+ * const derived = deriveNodeImage(release, { channel: "stable", naming });
  * // derived.objectName === "capv-flatcar-stable-4459.2.4-kube-1.34.5-tooling-1.27.0-gs"
  * ```
  */
 export function deriveNodeImage(
   release: ReleaseLike,
-  options: { channel?: string } = {},
+  options: { channel?: string; naming?: ReleaseNaming } = {},
 ): DerivedNodeImage {
+  const naming = options.naming ?? PASS_THROUGH_NAMING;
   const releaseName = release.metadata.name ?? "";
   const providerName = providerNameOf(releaseName);
-  const providerId = providerIdFor(providerName);
+  const providerId = providerIdOf(naming, providerName);
   const imageName = buildImageName({
     channel: flatcarChannelFor(release, options.channel ?? DEFAULT_FLATCAR_CHANNEL),
     flatcar: componentVersion(release, "flatcar"),
@@ -112,7 +112,7 @@ export function deriveNodeImage(
     providerId,
     imageName,
     objectName,
-    s3Key: s3KeyFor(providerId, imageName),
+    s3Key: s3KeyFor(imageName, layoutOf(naming, providerId)),
   };
 }
 
@@ -131,13 +131,6 @@ export function providerNameOf(releaseName: string): string {
     );
   }
   return match[1];
-}
-
-/** Maps a Release name prefix to its provider id: vsphere→capv, cloud-director→capvcd, proxmox→capmox. */
-export function providerIdFor(providerName: string): string {
-  return Object.hasOwn(PROVIDER_IDS_BY_NAME, providerName)
-    ? PROVIDER_IDS_BY_NAME[providerName]
-    : providerName;
 }
 
 /**
@@ -200,16 +193,14 @@ export function nodeImageObjectName(providerId: string, imageName: string): stri
 }
 
 /**
- * The S3 key of an image, as the Go operator's `GetImageKey` builds it.
- * Base name = `imageName` up to the first `-tooling`, with every `kube-X.Y.Z` turned into
- * `kube-vX.Y.Z`. capmox: `capmox/<imageName>/<base>.qcow2`; capv and capvcd share
- * `capv/<imageName>/<base>.ova`; any other provider: `<provider>/<imageName>/<base>.ova`.
+ * The S3 key of an image, as the Go operator's `GetImageKey` builds it:
+ * `<layout.directory>/<imageName>/<base>.<layout.format>`, where base = `imageName` up to the
+ * first `-tooling`, with every `kube-X.Y.Z` turned into `kube-vX.Y.Z`. With the Go operator's
+ * layouts: capmox `capmox/…/<base>.qcow2`; capv and capvcd share `capv/…/<base>.ova`.
  */
-export function s3KeyFor(providerId: string, imageName: string): string {
+export function s3KeyFor(imageName: string, layout: ImageLayout): string {
   const base = imageName.split("-tooling")[0].replace(/(kube-)(\d+\.\d+\.\d+)/g, "$1v$2");
-  if (providerId === "capmox") return `capmox/${imageName}/${base}.qcow2`;
-  const dir = providerId === "capvcd" ? "capv" : providerId;
-  return `${dir}/${imageName}/${base}.ova`;
+  return `${layout.directory}/${imageName}/${base}.${layout.format}`;
 }
 
 /**

@@ -18,10 +18,10 @@
 import {
   type DerivedNodeImage,
   deriveNodeImage,
-  providerIdFor,
   providerNameOf,
   ReleaseParseError,
 } from "./derive.ts";
+import { providerIdOf, type ReleaseNaming } from "./naming.ts";
 import { hasReleaseFinalizer } from "./finalizer.ts";
 import { newNodeImage, type NodeImage, type Release, releasesOf } from "./objects.ts";
 import { isRegistered } from "./registration.ts";
@@ -40,6 +40,8 @@ export interface ReleaseObservation {
   configuredProviders: readonly string[];
   /** `--flatcar-channel`; a Release annotation may override it. */
   channel: string;
+  /** Release prefixes and image layouts of the provider modules. */
+  naming: ReleaseNaming;
   /** The Release generation already reported as skipped, if any. */
   skippedGeneration?: number;
 }
@@ -76,7 +78,7 @@ export interface ReleasePlan {
  * ```ts
  * const plan = planRelease({
  *   name: "vsphere-35.0.0", release, nodeImages: [], namespace: "giantswarm",
- *   configuredProviders: ["capv"], channel: "stable",
+ *   configuredProviders: ["capv"], channel: "stable", naming: releaseNaming(modules),
  * });
  * // plan.actions: AddFinalizer, CreateNodeImage, Register
  * ```
@@ -95,7 +97,7 @@ export function planRelease(observed: ReleaseObservation): ReleasePlan {
     };
   }
 
-  const derivation = derive(release, observed.channel);
+  const derivation = derive(release, observed.channel, observed.naming);
   const derived = derivation instanceof ReleaseParseError ? undefined : derivation;
 
   if (release.metadata.deletionTimestamp) {
@@ -115,7 +117,7 @@ export function planRelease(observed: ReleaseObservation): ReleasePlan {
     return { classification: "Deleting", derived, actions };
   }
 
-  const skip = skipReason(name, derivation, observed.configuredProviders);
+  const skip = skipReason(name, derivation, observed);
   if (skip) {
     const generation = release.metadata.generation ?? 0;
     const actions: ReleaseAction[] = observed.skippedGeneration === generation
@@ -157,9 +159,13 @@ function unregister(image: NodeImage, fresh: boolean): ReleaseAction {
   return { type: "Unregister", nodeImage: image.metadata.name!, fresh };
 }
 
-function derive(release: Release, channel: string): DerivedNodeImage | ReleaseParseError {
+function derive(
+  release: Release,
+  channel: string,
+  naming: ReleaseNaming,
+): DerivedNodeImage | ReleaseParseError {
   try {
-    return deriveNodeImage(release, { channel });
+    return deriveNodeImage(release, { channel, naming });
   } catch (error) {
     if (error instanceof ReleaseParseError) return error;
     throw error;
@@ -169,7 +175,7 @@ function derive(release: Release, channel: string): DerivedNodeImage | ReleasePa
 function skipReason(
   name: string,
   derivation: DerivedNodeImage | ReleaseParseError,
-  configured: readonly string[],
+  { configuredProviders: configured, naming }: ReleaseObservation,
 ): { reason: SkipReason; message: string } | undefined {
   // The provider first: another provider's Release is "not ours" even if its components are odd.
   let providerName: string;
@@ -179,7 +185,7 @@ function skipReason(
     if (!(error instanceof ReleaseParseError)) throw error;
     return { reason: "NotANodeImageRelease", message: `Ignoring Release: ${error.message}` };
   }
-  const providerId = providerIdFor(providerName);
+  const providerId = providerIdOf(naming, providerName);
   if (!configured.includes(providerId)) {
     return {
       reason: "ProviderNotConfigured",

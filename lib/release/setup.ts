@@ -14,10 +14,11 @@ import type { OperatorConfig } from "../config/mod.ts";
 import { NodeImageGarbageCollector } from "../gc/controller.ts";
 import { EventRecorder } from "../kube/events.ts";
 import type { Change } from "../kube/store.ts";
-import { NODE_IMAGES, PROVIDER_IDS, RELEASE_CONTROLLER_NAME, RELEASES } from "../names.ts";
+import { NODE_IMAGES, RELEASE_CONTROLLER_NAME, RELEASES } from "../names.ts";
 import type { SetupContext } from "../operator.ts";
 import { ReleaseReconciler } from "./controller.ts";
 import { validateFlatcarChannel } from "./derive.ts";
+import type { ReleaseNaming } from "./naming.ts";
 import { type NodeImage, type Release, releasesOf } from "./objects.ts";
 
 /** Controller name of the NodeImage garbage collector (metrics label, logs). */
@@ -30,6 +31,8 @@ export interface ReleaseControllersOptions {
   namespace: string;
   /** `--flatcar-channel` (default `stable`). */
   flatcarChannel: string;
+  /** Release prefixes and image layouts of the provider modules (`releaseNaming(modules)`). */
+  naming: ReleaseNaming;
   /** `--image-retention-period` in milliseconds (0: delete unused images at once). */
   retentionMs: number;
   /** Time for the retention period and for requeues; the wall clock by default. */
@@ -66,7 +69,7 @@ export function setupReleaseControllers(
       `Invalid image retention period ${options.retentionMs} ms: expected a finite value >= 0`,
     );
   }
-  const configuredProviders = PROVIDER_IDS.filter((id) => options.config.isConfigured(id));
+  const configuredProviders = options.config.configuredProviderIds();
   const releases = ctx.manager.informer<Release>(RELEASES);
   const nodeImages = ctx.manager.informer<NodeImage>(NODE_IMAGES, {
     namespace: options.namespace,
@@ -91,6 +94,7 @@ export function setupReleaseControllers(
     namespace: options.namespace,
     configuredProviders,
     channel,
+    naming: options.naming,
     recorder,
     log: ctx.log.with({ controller: RELEASE_CONTROLLER_NAME }),
   });
@@ -132,7 +136,7 @@ export function setupReleaseControllers(
 
   let current = { providers: configuredProviders.join(","), retentionMs: options.retentionMs };
   const applyConfig = (config: OperatorConfig) => {
-    const providers = PROVIDER_IDS.filter((id) => config.isConfigured(id));
+    const providers = config.configuredProviderIds();
     if (providers.join(",") !== current.providers) {
       reconciler.setConfiguredProviders(providers);
       for (const key of releases.store.keys()) release.enqueue(key);

@@ -18,7 +18,7 @@
  * Caveats: when the signal aborts, nothing is rolled back (the process is probably stopping);
  * `cleanupPartial` removes the leftovers later.
  */
-import type { ProxmoxVmShape } from "../../lib/config/proxmox.ts";
+import type { ProxmoxVmShape } from "./config.ts";
 import {
   type ImageSource,
   type ImageSpec,

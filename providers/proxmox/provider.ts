@@ -14,7 +14,7 @@
  * controller does not run `ensure`, `remove` and `cleanupPartial` for the same image and
  * location concurrently.
  */
-import type { ProxmoxConfig } from "../../lib/config/proxmox.ts";
+import type { ProxmoxConfig } from "./config.ts";
 import { type Clock, realClock } from "../../lib/clock.ts";
 import type { Logger } from "../../lib/log.ts";
 import {

@@ -3,7 +3,7 @@
  * check, and task-returning calls that wait for their task. Each takes the location it works
  * in, so no call can wander to another node (the Go operator's cluster-wide lookups, §11.7).
  */
-import type { ProxmoxLocation } from "../../lib/config/proxmox.ts";
+import type { ProxmoxLocation } from "./config.ts";
 import { apiPath, type ProxmoxClient, type ProxmoxParams } from "./client.ts";
 import { ProxmoxApiError } from "./errors.ts";
 import { DESCRIPTION_MARKER, importVolid, PARTIAL_TAG, splitTags } from "./names.ts";

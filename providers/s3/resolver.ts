@@ -4,7 +4,7 @@
  */
 import type { S3Config } from "../../lib/config/mod.ts";
 import type { ImageSourceResolver } from "../../lib/image/source.ts";
-import type { ImageSource, ImageSpec } from "../types.ts";
+import type { ImageLayout, ImageSource, ImageSpec } from "../types.ts";
 import type { S3SourceOptions } from "./options.ts";
 import { S3Source } from "./source.ts";
 
@@ -43,13 +43,11 @@ export class S3Resolver implements ImageSourceResolver {
     this.#fingerprint = fingerprintOf(s3);
   }
 
-  resolve(image: ImageSpec, _format: "ova" | "qcow2", signal: AbortSignal): Promise<ImageSource> {
+  resolve(image: ImageSpec, layout: ImageLayout, signal: AbortSignal): Promise<ImageSource> {
     // An unusable s3 section fails each lookup (the location shows why) rather than the
     // process: Releases and NodeImages are still managed, as in the Go operator.
     if (this.#source instanceof Error) return Promise.reject(this.#source);
-    // The key's extension (from the provider id, as the Go operator lays it out) decides the
-    // format; a provider asking for another format gets the object's real one and rejects it.
-    return this.#source.inspect(image, signal);
+    return this.#source.inspect(image, layout, signal);
   }
 
   /** Applies a reloaded `s3` section; an unchanged one keeps the current client. */

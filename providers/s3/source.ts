@@ -14,7 +14,12 @@
  */
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { type ImageSpec, type SourceDigest, SourceMissingError } from "../../lib/image/provider.ts";
+import {
+  type ImageLayout,
+  type ImageSpec,
+  type SourceDigest,
+  SourceMissingError,
+} from "../types.ts";
 import { IntegrityError } from "../../lib/image/provider.ts";
 import { s3KeyFor } from "../../lib/release/derive.ts";
 import { RequestDeadline } from "./_deadline.ts";
@@ -66,8 +71,8 @@ export class S3Source {
   }
 
   /** The Go operator's key for an image (`capv/<name>/<base>.ova`, `capmox/…/<base>.qcow2`). */
-  keyFor(image: Pick<ImageSpec, "provider" | "name">): string {
-    return s3KeyFor(image.provider, image.name);
+  keyFor(image: Pick<ImageSpec, "name">, layout: ImageLayout): string {
+    return s3KeyFor(image.name, layout);
   }
 
   /** The unsigned URL of `key` (the Go operator's URL with the default options). */
@@ -87,10 +92,11 @@ export class S3Source {
    * @throws {S3AccessError} on any other failure.
    */
   inspect(
-    image: Pick<ImageSpec, "provider" | "name">,
+    image: Pick<ImageSpec, "name">,
+    layout: ImageLayout,
     signal: AbortSignal,
   ): Promise<S3ImageSource> {
-    return this.inspectKey(this.keyFor(image), signal);
+    return this.inspectKey(this.keyFor(image, layout), signal);
   }
 
   /** `inspect` for an explicit key; the format comes from its extension (`.ova`, `.qcow2`). */

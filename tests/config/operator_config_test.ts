@@ -5,6 +5,7 @@ import {
   type OperatorConfig,
   parseOperatorConfig,
 } from "../../lib/config/mod.ts";
+import { capmoxOf, capvcdOf, capvOf, PROVIDER_MODULES } from "../support/provider_configs.ts";
 
 const EXAMPLE = new URL("../fixtures/values-example.yaml", import.meta.url);
 const CHART_DEFAULTS = new URL("../fixtures/values-chart-defaults.yaml", import.meta.url);
@@ -18,7 +19,7 @@ const VSPHERE = `vsphere:
 `;
 
 function parse(text: string): OperatorConfig {
-  return parseOperatorConfig(text, FILE);
+  return parseOperatorConfig(text, FILE, PROVIDER_MODULES);
 }
 
 function configError(text: string): ConfigError {
@@ -32,7 +33,7 @@ function configError(text: string): ConfigError {
 }
 
 Deno.test("the example values.yaml loads with every provider typed", async () => {
-  const config = await loadOperatorConfig(EXAMPLE.pathname);
+  const config = await loadOperatorConfig(EXAMPLE.pathname, { modules: PROVIDER_MODULES });
   assert.equal(config.file, EXAMPLE.pathname);
   assert.deepEqual(config.configuredProviderIds(), ["capv", "capvcd", "capmox"]);
   assert.deepEqual(config.s3, {
@@ -43,7 +44,7 @@ Deno.test("the example values.yaml loads with every provider typed", async () =>
   });
   assert.equal(config.retentionMs, 720 * 3_600_000);
 
-  const capv = config.providers.capv!;
+  const capv = capvOf(config)!;
   assert.equal(capv.pullFromURL, false);
   assert.equal(capv.credentials.vcenter, "vcenter.example.com");
   assert.equal(capv.credentials.password.reveal(), "my-password");
@@ -60,7 +61,7 @@ Deno.test("the example values.yaml loads with every provider typed", async () =>
   });
   assert.equal(capv.locations.location2.imagesuffix, "my-suffix");
 
-  const capvcd = config.providers.capvcd!;
+  const capvcd = capvcdOf(config)!;
   assert.equal(capvcd.downloadDir, "/tmp/images");
   assert.equal(capvcd.sessionRefreshThresholdMs, 20 * 3_600_000);
   assert.deepEqual(capvcd.location, {
@@ -71,7 +72,7 @@ Deno.test("the example values.yaml loads with every provider typed", async () =>
   });
   assert.equal(capvcd.credentials.org, "my-org");
 
-  const capmox = config.providers.capmox!;
+  const capmox = capmoxOf(config)!;
   assert.equal(capmox.credentials.realm, "pve");
   assert.equal(capmox.credentials.secret.reveal(), "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
   assert.equal(capmox.locations.location1.importStorage, "local");
@@ -80,7 +81,7 @@ Deno.test("the example values.yaml loads with every provider typed", async () =>
 });
 
 Deno.test("the Helm chart's own values.yaml loads with no provider configured", async () => {
-  const config = await loadOperatorConfig(CHART_DEFAULTS.pathname);
+  const config = await loadOperatorConfig(CHART_DEFAULTS.pathname, { modules: PROVIDER_MODULES });
   assert.deepEqual(config.configuredProviderIds(), []);
   assert.equal(config.retentionMs, 0);
   assert.deepEqual(config.clientSetup, { initialBackoffMs: 5_000, retryCount: 5 });
@@ -94,7 +95,7 @@ Deno.test("enabled: false drops a provider without validating its section", asyn
   assert.match(text, /url: 42/);
   const config = parse(text);
   assert.deepEqual(config.configuredProviderIds(), ["capv", "capmox"]);
-  assert.equal(config.providers.capvcd, undefined);
+  assert.equal(capvcdOf(config), undefined);
   await t.step("isConfigured answers for any provider string", () => {
     assert.equal(config.isConfigured("capv"), true);
     assert.equal(config.isConfigured("capvcd"), false);
@@ -106,7 +107,7 @@ Deno.test("enabled: false drops a provider without validating its section", asyn
 Deno.test("a provider section without enabled counts as configured (older form)", () => {
   const config = parse(VSPHERE);
   assert.deepEqual(config.configuredProviderIds(), ["capv"]);
-  assert.equal(config.providers.capv?.locations.location1.folder, "/dc/vm");
+  assert.equal(capvOf(config)?.locations.location1.folder, "/dc/vm");
 });
 
 Deno.test("an absent or empty section and an empty file configure nothing", async (t) => {
@@ -289,7 +290,7 @@ Deno.test("all problems of one file are reported together", () => {
 
 Deno.test("an unreadable file is a ConfigError naming it", async () => {
   await assert.rejects(
-    loadOperatorConfig("/nonexistent/values.yaml"),
+    loadOperatorConfig("/nonexistent/values.yaml", { modules: PROVIDER_MODULES }),
     (error: unknown) =>
       error instanceof ConfigError && error.file === "/nonexistent/values.yaml" &&
       /cannot read the file \(NotFound\)/.test(error.message),
@@ -300,7 +301,7 @@ Deno.test("string fields get the YAML text as written, as yaml.v2 gave the Go op
   const config = parse(
     "proxmox:\n  credentials: {url: pve:8006, user: 0123, tokenId: 1e3, secret: 0x1F}\n",
   );
-  const credentials = config.providers.capmox!.credentials;
+  const credentials = capmoxOf(config)!.credentials;
   assert.equal(credentials.user, "0123");
   assert.equal(credentials.tokenId, "1e3");
   assert.equal(credentials.secret.reveal(), "0x1F");
@@ -311,7 +312,7 @@ Deno.test("a location named __proto__ is an ordinary location", () => {
     "proxmox:\n  credentials: {url: pve:8006, user: u, tokenId: t, secret: s}\n" +
       "  locations:\n    __proto__: {node: n, storagePool: sp, bridge: b}\n",
   );
-  const locations = config.providers.capmox!.locations;
+  const locations = capmoxOf(config)!.locations;
   assert.deepEqual(Object.keys(locations), ["__proto__"]);
   assert.equal(Object.getPrototypeOf(locations), Object.prototype);
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError, parseOperatorConfig } from "../../lib/config/mod.ts";
-import { PROXMOX_VM_DEFAULTS } from "../../lib/config/proxmox.ts";
+import { PROXMOX_VM_DEFAULTS } from "../../providers/proxmox/mod.ts";
+import { capmoxOf, PROVIDER_MODULES } from "../support/provider_configs.ts";
 
 const CREDENTIALS = "  credentials: {url: pve:8006, user: u, tokenId: t, secret: s}\n";
 
@@ -8,13 +9,14 @@ function parseLocation(fields: string) {
   const config = parseOperatorConfig(
     `proxmox:\n${CREDENTIALS}  locations:\n    l1: {node: n, storagePool: sp, bridge: b${fields}}\n`,
     "values.yaml",
+    PROVIDER_MODULES,
   );
-  return config.providers.capmox!.locations.l1;
+  return capmoxOf(config)!.locations.l1;
 }
 
 function issuesOf(text: string): string[] {
   try {
-    parseOperatorConfig(text, "values.yaml");
+    parseOperatorConfig(text, "values.yaml", PROVIDER_MODULES);
   } catch (error) {
     assert.ok(error instanceof ConfigError);
     return error.issues.map((issue) => `${issue.path}: ${issue.message}`);
@@ -82,8 +84,9 @@ Deno.test("a CA bundle in the credentials is kept, and text that is not PEM is r
   const config = parseOperatorConfig(
     `proxmox:\n  credentials: {url: pve:8006, user: u, tokenId: t, secret: s, caCert: "${pem}"}\n`,
     "values.yaml",
+    PROVIDER_MODULES,
   );
-  assert.match(config.providers.capmox!.credentials.caCert!, /^-----BEGIN CERTIFICATE-----\n/);
+  assert.match(capmoxOf(config)!.credentials.caCert!, /^-----BEGIN CERTIFICATE-----\n/);
   assert.deepEqual(
     issuesOf(
       "proxmox:\n  credentials: {url: pve:8006, user: u, tokenId: t, secret: s, caCert: x}\n",
@@ -93,6 +96,6 @@ Deno.test("a CA bundle in the credentials is kept, and text that is not PEM is r
 });
 
 Deno.test("credentials without caCert have no caCert field", () => {
-  const config = parseOperatorConfig(`proxmox:\n${CREDENTIALS}`, "values.yaml");
-  assert.equal("caCert" in config.providers.capmox!.credentials, false);
+  const config = parseOperatorConfig(`proxmox:\n${CREDENTIALS}`, "values.yaml", PROVIDER_MODULES);
+  assert.equal("caCert" in capmoxOf(config)!.credentials, false);
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError, parseOperatorConfig, Secret } from "../../lib/config/mod.ts";
+import { capmoxOf, capvcdOf, capvOf, PROVIDER_MODULES } from "../support/provider_configs.ts";
 
 // Distinct secrets, so a leak of any of them is found by a plain substring search.
 const VSPHERE_PASSWORD = "vsphere-pw-Zq81";
@@ -39,11 +40,11 @@ Deno.test("a Secret prints as [redacted] everywhere except reveal()", () => {
 });
 
 Deno.test("the redacted view, JSON, toString and inspect of the config hold no secret", async (t) => {
-  const config = parseOperatorConfig(VALID, "values.yaml");
+  const config = parseOperatorConfig(VALID, "values.yaml", PROVIDER_MODULES);
   await t.step("the secrets are still there for the clients", () => {
-    assert.equal(config.providers.capv!.credentials.password.reveal(), VSPHERE_PASSWORD);
-    assert.equal(config.providers.capvcd!.credentials.password.reveal(), VCD_PASSWORD);
-    assert.equal(config.providers.capmox!.credentials.secret.reveal(), PROXMOX_SECRET);
+    assert.equal(capvOf(config)!.credentials.password.reveal(), VSPHERE_PASSWORD);
+    assert.equal(capvcdOf(config)!.credentials.password.reveal(), VCD_PASSWORD);
+    assert.equal(capmoxOf(config)!.credentials.secret.reveal(), PROXMOX_SECRET);
   });
   await t.step("redacted() marks each secret and keeps the rest", () => {
     const view = config.redacted();
@@ -97,7 +98,7 @@ Deno.test("no error message ever contains a configured secret", async (t) => {
     await t.step(name, () => {
       let caught: unknown;
       try {
-        parseOperatorConfig(text, "values.yaml");
+        parseOperatorConfig(text, "values.yaml", PROVIDER_MODULES);
       } catch (error) {
         caught = error;
       }

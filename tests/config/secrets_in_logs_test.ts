@@ -13,6 +13,7 @@ import {
   watchConfig,
 } from "../../lib/config/mod.ts";
 import { type LogFormat, Logger } from "../../lib/log.ts";
+import { capmoxOf, capvcdOf, capvOf, PROVIDER_MODULES } from "../support/provider_configs.ts";
 
 const EXAMPLE = new URL("../fixtures/values-example.yaml", import.meta.url).pathname;
 
@@ -98,21 +99,23 @@ function mountedSources(dir: string) {
   return {
     s3Bucket: "node-images",
     s3CredentialsFile: `${dir}/s3/keys`,
-    enableVsphere: true,
-    vsphereCredentials: `${dir}/vsphere/credentials`,
-    vsphereLocations: `${dir}/vsphere/locations`,
-    enableCloudDirector: true,
-    vcdCredentials: `${dir}/vcd/credentials`,
-    vcdLocations: `${dir}/vcd/locations`,
-    enableProxmox: true,
-    proxmoxCredentials: `${dir}/proxmox/credentials`,
-    proxmoxLocations: `${dir}/proxmox/locations`,
+    providerFlags: {
+      "enable-vsphere": true,
+      "vsphere-credentials": `${dir}/vsphere/credentials`,
+      "vsphere-locations": `${dir}/vsphere/locations`,
+      "enable-cloud-director": true,
+      "vcd-credentials": `${dir}/vcd/credentials`,
+      "vcd-locations": `${dir}/vcd/locations`,
+      "enable-proxmox": true,
+      "proxmox-credentials": `${dir}/proxmox/credentials`,
+      "proxmox-locations": `${dir}/proxmox/locations`,
+    },
   };
 }
 
 /** Every printable part of a loaded configuration. */
 function partsOf(config: OperatorConfig): [string, unknown][] {
-  const { capv, capvcd, capmox } = config.providers;
+  const [capv, capvcd, capmox] = [capvOf(config), capvcdOf(config), capmoxOf(config)];
   return [
     ["config", config],
     ["redacted view", config.redacted()],
@@ -133,13 +136,21 @@ Deno.test("no way of printing a loaded configuration shows a secret", async (t) 
   const dir = await writeConfigTree();
   try {
     const forms: [string, OperatorConfig][] = [
-      ["values.yaml", await loadConfigFromSources({ config: `${dir}/values.yaml` })],
-      ["mounted files", await loadConfigFromSources(mountedSources(dir))],
+      [
+        "values.yaml",
+        await loadConfigFromSources({ config: `${dir}/values.yaml` }, {
+          modules: PROVIDER_MODULES,
+        }),
+      ],
+      [
+        "mounted files",
+        await loadConfigFromSources(mountedSources(dir), { modules: PROVIDER_MODULES }),
+      ],
     ];
     for (const [form, config] of forms) {
       await t.step(form, async () => {
         // The secrets are loaded, so a clean capture means they were kept out, not missing.
-        assert.equal(config.providers.capv!.credentials.password.reveal(), VSPHERE_PASSWORD);
+        assert.equal(capvOf(config)!.credentials.password.reveal(), VSPHERE_PASSWORD);
         assert.equal(config.s3.credentials!.sessionToken!.reveal(), S3_SESSION_TOKEN);
         const capture = new Capture();
         for (const [what, value] of partsOf(config)) capture.everyWay(what, value);
@@ -190,7 +201,7 @@ Deno.test("no config error shows a secret, whatever is wrong next to it", async 
         const original = await Deno.readTextFile(`${dir}/${file}`);
         await Deno.writeTextFile(`${dir}/${file}`, text);
         try {
-          const error = await loadConfigFromSources(sources).then(
+          const error = await loadConfigFromSources(sources, { modules: PROVIDER_MODULES }).then(
             () => assert.fail("the configuration was accepted"),
             (error) => error,
           );
@@ -219,8 +230,8 @@ Deno.test("reload logs show neither the failed nor the rotated secret", async ()
   let resolveChange!: (config: OperatorConfig) => void;
   const failed = new Promise<void>((resolve) => (resolveError = resolve));
   const changed = new Promise<OperatorConfig>((resolve) => (resolveChange = resolve));
-  const load = () => loadConfigFromSources(sources);
-  const done = watchConfig(load, configFilesOf(sources), {
+  const load = () => loadConfigFromSources(sources, { modules: PROVIDER_MODULES });
+  const done = watchConfig(load, configFilesOf(sources, PROVIDER_MODULES), {
     signal: stop.signal,
     initial: await load(),
     log: capture.logger("json"),
@@ -245,7 +256,7 @@ Deno.test("reload logs show neither the failed nor the rotated secret", async ()
       `vcenter: vc\nusername: u\npassword: ${ROTATED_PASSWORD}\n`,
     );
     const config = await changed;
-    assert.equal(config.providers.capv!.credentials.password.reveal(), ROTATED_PASSWORD);
+    assert.equal(capvOf(config)!.credentials.password.reveal(), ROTATED_PASSWORD);
     assert.ok(capture.lines.some((line) => line.includes("keeping the previous configuration")));
     assert.ok(capture.lines.some((line) => line.includes("Configuration changed")));
     capture.assertNoSecret();

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { parse as parseYamlText, stringify } from "yaml";
 import {
-  CONFIG_FLAGS,
   ConfigError,
   configFilesOf,
   configFingerprint,
@@ -13,6 +12,13 @@ import {
   type ReadTextFile,
 } from "../../lib/config/mod.ts";
 import { parseFlags } from "../../lib/flags.ts";
+import {
+  ALL_CONFIG_FLAGS,
+  capmoxOf,
+  capvcdOf,
+  capvOf,
+  PROVIDER_MODULES,
+} from "../support/provider_configs.ts";
 
 const EXAMPLE = new URL("../fixtures/values-example.yaml", import.meta.url).pathname;
 const CHART_DEFAULTS = new URL("../fixtures/values-chart-defaults.yaml", import.meta.url).pathname;
@@ -51,7 +57,7 @@ const CHART_ARGS = [
 ];
 
 function sourcesOf(args: string[]): ConfigSources {
-  return configSourcesFromFlags(parseFlags(args, CONFIG_FLAGS));
+  return configSourcesFromFlags(parseFlags(args, ALL_CONFIG_FLAGS), PROVIDER_MODULES);
 }
 
 async function loadError(
@@ -59,7 +65,10 @@ async function loadError(
   contents: Record<string, string>,
 ): Promise<ConfigError> {
   try {
-    await loadConfigFromSources(sources, { readTextFile: files(contents) });
+    await loadConfigFromSources(sources, {
+      modules: PROVIDER_MODULES,
+      readTextFile: files(contents),
+    });
   } catch (error) {
     assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
     return error;
@@ -73,8 +82,11 @@ function issuesOf(error: ConfigError): string[] {
 
 Deno.test("the Go operator's flags and mounted files give the same config as values.yaml", async () => {
   const text = await Deno.readTextFile(EXAMPLE);
-  const fromValues = await loadConfigFromSources({ config: EXAMPLE });
+  const fromValues = await loadConfigFromSources({ config: EXAMPLE }, {
+    modules: PROVIDER_MODULES,
+  });
   const fromFlags = await loadConfigFromSources(sourcesOf(CHART_ARGS), {
+    modules: PROVIDER_MODULES,
     readTextFile: files(mountedFilesOf(text)),
   });
   assert.equal(await configFingerprint(fromFlags), await configFingerprint(fromValues));
@@ -88,16 +100,16 @@ Deno.test("the Go operator's flags and mounted files give the same config as val
     "/home/.proxmox/locations",
   ]);
   // Spot checks that the fingerprint compared real values.
-  assert.equal(fromFlags.providers.capv!.credentials.password.reveal(), "my-password");
-  assert.equal(fromFlags.providers.capv!.locations.location2.imagesuffix, "my-suffix");
-  assert.equal(fromFlags.providers.capvcd!.location.catalog, "my-catalog");
-  assert.equal(fromFlags.providers.capmox!.locations.location2.importStorage, "local");
+  assert.equal(capvOf(fromFlags)!.credentials.password.reveal(), "my-password");
+  assert.equal(capvOf(fromFlags)!.locations.location2.imagesuffix, "my-suffix");
+  assert.equal(capvcdOf(fromFlags)!.location.catalog, "my-catalog");
+  assert.equal(capmoxOf(fromFlags)!.locations.location2.importStorage, "local");
   assert.equal(fromFlags.retentionMs, 720 * 3_600_000);
 });
 
 Deno.test("loadOperatorConfig and --config alone load the same config", async () => {
-  const a = await loadOperatorConfig(EXAMPLE);
-  const b = await loadConfigFromSources({ config: EXAMPLE });
+  const a = await loadOperatorConfig(EXAMPLE, { modules: PROVIDER_MODULES });
+  const b = await loadConfigFromSources({ config: EXAMPLE }, { modules: PROVIDER_MODULES });
   assert.equal(await configFingerprint(a), await configFingerprint(b));
   assert.equal(b.file, EXAMPLE);
   assert.deepEqual(b.files, [EXAMPLE]);
@@ -106,15 +118,17 @@ Deno.test("loadOperatorConfig and --config alone load the same config", async ()
 Deno.test("the fingerprint changes with a secret and ignores where the config came from", async () => {
   const text = await Deno.readTextFile(EXAMPLE);
   const base = await loadConfigFromSources({ config: VALUES }, {
+    modules: PROVIDER_MODULES,
     readTextFile: files({ [VALUES]: text }),
   });
   const rotated = await loadConfigFromSources({ config: VALUES }, {
+    modules: PROVIDER_MODULES,
     readTextFile: files({ [VALUES]: text.replace(`"xxxxxxxx-`, `"yyyyyyyy-`) }),
   });
   assert.notEqual(await configFingerprint(rotated), await configFingerprint(base));
   assert.equal(
     await configFingerprint(base),
-    await configFingerprint(await loadOperatorConfig(EXAMPLE)),
+    await configFingerprint(await loadOperatorConfig(EXAMPLE, { modules: PROVIDER_MODULES })),
   );
 });
 
@@ -122,6 +136,7 @@ Deno.test("a flag overrides values.yaml, like helm --set", async (t) => {
   const valuesText = await Deno.readTextFile(EXAMPLE);
   const load = (args: string[], extra: Record<string, string> = {}) =>
     loadConfigFromSources(sourcesOf([`--config=${VALUES}`, ...args]), {
+      modules: PROVIDER_MODULES,
       readTextFile: files({ [VALUES]: valuesText, ...extra }),
     });
 
@@ -149,7 +164,7 @@ Deno.test("a flag overrides values.yaml, like helm --set", async (t) => {
     const config = await load(["--vsphere-credentials=/run/vsphere/credentials"], {
       "/run/vsphere/credentials": "vcenter: vc2\nusername: u2\npassword: rotated\n",
     });
-    const capv = config.providers.capv!;
+    const capv = capvOf(config)!;
     assert.equal(capv.credentials.vcenter, "vc2");
     assert.equal(capv.credentials.password.reveal(), "rotated");
     assert.deepEqual(Object.keys(capv.locations), ["location1", "location2"]);
@@ -162,14 +177,14 @@ Deno.test("a flag overrides values.yaml, like helm --set", async (t) => {
       "--vcd-download-dir=/var/tmp/vcd",
       "--vcd-session-refresh-threshold=1h",
     ]);
-    assert.equal(config.providers.capv!.pullFromURL, true);
-    assert.equal(config.providers.capvcd!.downloadDir, "/var/tmp/vcd");
-    assert.equal(config.providers.capvcd!.sessionRefreshThresholdMs, 3_600_000);
+    assert.equal(capvOf(config)!.pullFromURL, true);
+    assert.equal(capvcdOf(config)!.downloadDir, "/var/tmp/vcd");
+    assert.equal(capvcdOf(config)!.sessionRefreshThresholdMs, 3_600_000);
   });
 
   await t.step("a threshold ≤ 0 falls back to 20h, as in the Go operator", async () => {
     const config = await load(["--vcd-session-refresh-threshold=-1s"]);
-    assert.equal(config.providers.capvcd!.sessionRefreshThresholdMs, 20 * 3_600_000);
+    assert.equal(capvcdOf(config)!.sessionRefreshThresholdMs, 20 * 3_600_000);
   });
 });
 
@@ -182,7 +197,7 @@ Deno.test("a provider enabled by flag reads its section, else its mounted files"
 
   await t.step("the chart's disabled section, enabled by flag, is validated", async () => {
     const error = await loadError(
-      { config: VALUES, enableProxmox: true },
+      { config: VALUES, providerFlags: { "enable-proxmox": true } },
       { [VALUES]: chart, ...mounted },
     );
     assert.ok(
@@ -194,22 +209,28 @@ Deno.test("a provider enabled by flag reads its section, else its mounted files"
   await t.step("file flags replace the section's empty subtrees", async () => {
     const config = await loadConfigFromSources({
       config: VALUES,
-      enableProxmox: true,
-      proxmoxCredentials: "/home/.proxmox/credentials",
-      proxmoxLocations: "/home/.proxmox/locations",
-    }, { readTextFile: files({ [VALUES]: chart, ...mounted }) });
+      providerFlags: {
+        "enable-proxmox": true,
+        "proxmox-credentials": "/home/.proxmox/credentials",
+        "proxmox-locations": "/home/.proxmox/locations",
+      },
+    }, { modules: PROVIDER_MODULES, readTextFile: files({ [VALUES]: chart, ...mounted }) });
     assert.deepEqual(config.configuredProviderIds(), ["capmox"]);
-    assert.equal(config.providers.capmox!.credentials.secret.reveal(), "s");
-    assert.equal(config.providers.capmox!.credentials.realm, "pam");
-    assert.equal(config.providers.capmox!.locations.l1.importStorage, "local");
+    assert.equal(capmoxOf(config)!.credentials.secret.reveal(), "s");
+    assert.equal(capmoxOf(config)!.credentials.realm, "pam");
+    assert.equal(capmoxOf(config)!.locations.l1.importStorage, "local");
   });
 
   await t.step("no section: the default mounted files", async () => {
-    const config = await loadConfigFromSources({ config: VALUES, enableProxmox: true }, {
+    const config = await loadConfigFromSources({
+      config: VALUES,
+      providerFlags: { "enable-proxmox": true },
+    }, {
+      modules: PROVIDER_MODULES,
       readTextFile: files({ [VALUES]: "s3: {bucket: b}\n", ...mounted }),
     });
     assert.deepEqual(config.files, [VALUES, ...Object.keys(mounted)]);
-    assert.equal(config.providers.capmox!.locations.l1.node, "n");
+    assert.equal(capmoxOf(config)!.locations.l1.node, "n");
   });
 });
 
@@ -225,7 +246,7 @@ Deno.test("errors name the mounted file or flag and the field", async (t) => {
   }[] = [
     {
       name: "a missing default mounted file",
-      sources: { enableVsphere: true },
+      sources: { providerFlags: { "enable-vsphere": true } },
       files: { "/home/.vsphere/locations": "{}" },
       file: "/home/.vsphere/credentials",
       path: "",
@@ -234,7 +255,7 @@ Deno.test("errors name the mounted file or flag and the field", async (t) => {
     },
     {
       name: "a credentials file without a password",
-      sources: { enableVsphere: true },
+      sources: { providerFlags: { "enable-vsphere": true } },
       files: {
         "/home/.vsphere/credentials": "vcenter: vc\nusername: u\n",
         "/home/.vsphere/locations": "{}",
@@ -246,7 +267,7 @@ Deno.test("errors name the mounted file or flag and the field", async (t) => {
     },
     {
       name: "a location without a datastore, path relative to the file",
-      sources: { enableVsphere: true, vsphereLocations: "/cfg/locations" },
+      sources: { providerFlags: { "enable-vsphere": true, "vsphere-locations": "/cfg/locations" } },
       files: {
         "/home/.vsphere/credentials": "vcenter: vc\nusername: u\npassword: p\n",
         "/cfg/locations": "location1: {datacenter: dc, folder: f, cluster: c}\n",
@@ -258,7 +279,7 @@ Deno.test("errors name the mounted file or flag and the field", async (t) => {
     },
     {
       name: "a VCD location file without a catalog",
-      sources: { enableCloudDirector: true },
+      sources: { providerFlags: { "enable-cloud-director": true } },
       files: {
         "/home/.vcd/credentials": "url: https://vcd\nusername: u\npassword: p\norg: o\n",
         "/home/.vcd/locations": "name: n\nvdc: v\n",
@@ -270,7 +291,7 @@ Deno.test("errors name the mounted file or flag and the field", async (t) => {
     },
     {
       name: "a locations file that is a list",
-      sources: { enableProxmox: true },
+      sources: { providerFlags: { "enable-proxmox": true } },
       files: {
         "/home/.proxmox/credentials": "url: pve:8006\nuser: u\ntokenId: t\nsecret: s\n",
         "/home/.proxmox/locations": "- node: n\n",
@@ -357,7 +378,7 @@ Deno.test("errors name the mounted file or flag and the field", async (t) => {
 
 Deno.test("every problem across values.yaml, mounted files and flags is reported at once", async () => {
   const error = await loadError(
-    { config: VALUES, enableVsphere: true, s3TimeoutSeconds: "0" },
+    { config: VALUES, s3TimeoutSeconds: "0", providerFlags: { "enable-vsphere": true } },
     {
       [VALUES]: "imageRetentionPeriod: 3d\n",
       "/home/.vsphere/credentials": "vcenter: https://vc\nusername: u\npassword: p\n",
@@ -376,6 +397,7 @@ Deno.test("S3 endpoint, path style, presign and a credentials file load from val
   const keys = "accessKeyId: AKIAEXAMPLE\nsecretAccessKey: s3-secret\nsessionToken: s3-token\n";
   await t.step("from values.yaml, with a dotted bucket", async () => {
     const config = await loadConfigFromSources({ config: VALUES }, {
+      modules: PROVIDER_MODULES,
       readTextFile: files({
         [VALUES]: `s3:
   bucket: node.images.example
@@ -409,7 +431,7 @@ Deno.test("S3 endpoint, path style, presign and a credentials file load from val
     try {
       await Deno.writeTextFile(`${dir}/keys`, keys);
       await Deno.writeTextFile(`${dir}/values.yaml`, `s3: {credentialsFile: ${dir}/keys}\n`);
-      const config = await loadOperatorConfig(`${dir}/values.yaml`);
+      const config = await loadOperatorConfig(`${dir}/values.yaml`, { modules: PROVIDER_MODULES });
       assert.equal(config.s3.credentials!.secretAccessKey.reveal(), "s3-secret");
       assert.deepEqual(config.files, [`${dir}/values.yaml`, `${dir}/keys`]);
     } finally {
@@ -425,6 +447,7 @@ Deno.test("S3 endpoint, path style, presign and a credentials file load from val
         "--s3-credentials-file=/s3/keys",
       ]),
       {
+        modules: PROVIDER_MODULES,
         readTextFile: files({
           [VALUES]: "s3: {bucket: b, forcePathStyle: true, endpoint: http://old:9000}\n",
           "/s3/keys": keys,
@@ -446,11 +469,13 @@ Deno.test("S3 endpoint, path style, presign and a credentials file load from val
 Deno.test("the config flags keep only the flags that were given", () => {
   assert.deepEqual(sourcesOf([]), {});
   assert.deepEqual(sourcesOf(["--enable-proxmox", "--s3-bucket=", "--config", "v.yaml"]), {
-    enableProxmox: true,
+    providerFlags: {
+      "enable-proxmox": true,
+    },
     s3Bucket: "",
     config: "v.yaml",
   });
-  for (const [name, spec] of Object.entries(CONFIG_FLAGS)) {
+  for (const [name, spec] of Object.entries(ALL_CONFIG_FLAGS)) {
     assert.equal(spec.default, undefined, `--${name} must not have a default`);
   }
 });
@@ -459,34 +484,44 @@ Deno.test("configFilesOf lists what the sources and the loaded config read", asy
   await t.step("flags only: the default files of enabled providers and file flags", () => {
     assert.deepEqual(
       configFilesOf({
-        enableVsphere: true,
-        enableProxmox: false,
-        proxmoxCredentials: "/x/credentials",
-        vcdLocations: "/vcd/locations",
+        providerFlags: {
+          "enable-vsphere": true,
+          "enable-proxmox": false,
+          "proxmox-credentials": "/x/credentials",
+          "vcd-locations": "/vcd/locations",
+        },
         s3CredentialsFile: "/s3/keys",
-      }),
+      }, PROVIDER_MODULES),
       ["/home/.vsphere/credentials", "/home/.vsphere/locations", "/s3/keys", "/vcd/locations"],
     );
   });
   await t.step("with a loaded config: files named inside values.yaml too", async () => {
     const sources = { config: VALUES };
     const config: OperatorConfig = await loadConfigFromSources(sources, {
+      modules: PROVIDER_MODULES,
       readTextFile: files({
         [VALUES]: "s3: {credentialsFile: /s3/keys}\n",
         "/s3/keys": "accessKeyId: a\nsecretAccessKey: b\n",
       }),
     });
-    assert.deepEqual(configFilesOf(sources, config), ["/etc/ido/values.yaml", "/s3/keys"]);
+    assert.deepEqual(configFilesOf(sources, PROVIDER_MODULES, config), [
+      "/etc/ido/values.yaml",
+      "/s3/keys",
+    ]);
   });
   await t.step(
     "with a loaded config: not the default files of a section values.yaml holds",
     async () => {
-      const sources = { config: VALUES, enableVsphere: true };
+      const sources = { config: VALUES, providerFlags: { "enable-vsphere": true } };
       const config = await loadConfigFromSources(sources, {
+        modules: PROVIDER_MODULES,
         readTextFile: files({ [VALUES]: await Deno.readTextFile(EXAMPLE) }),
       });
-      assert.deepEqual(configFilesOf(sources, config), [VALUES]);
-      assert.ok(configFilesOf(sources).includes("/home/.vsphere/credentials"), "the estimate");
+      assert.deepEqual(configFilesOf(sources, PROVIDER_MODULES, config), [VALUES]);
+      assert.ok(
+        configFilesOf(sources, PROVIDER_MODULES).includes("/home/.vsphere/credentials"),
+        "the estimate",
+      );
     },
   );
 });

@@ -8,6 +8,7 @@ import {
   type WatchConfigOptions,
 } from "../../lib/config/mod.ts";
 import { Logger } from "../../lib/log.ts";
+import { capvOf, PROVIDER_MODULES } from "../support/provider_configs.ts";
 
 const LOCATIONS = "location1: {datacenter: dc, datastore: ds, folder: /dc/vm, cluster: c}\n";
 const credentials = (password: string) => `vcenter: vc\nusername: u\npassword: ${password}\n`;
@@ -50,7 +51,7 @@ class Harness {
 
   constructor(readonly dir: string, readonly sources: ConfigSources) {}
 
-  load = () => loadConfigFromSources(this.sources);
+  load = () => loadConfigFromSources(this.sources, { modules: PROVIDER_MODULES });
 
   async start(options: Partial<WatchConfigOptions> = {}): Promise<void> {
     const initial = await this.load();
@@ -58,16 +59,20 @@ class Harness {
       level: "debug",
       sink: (line) => this.logs.push(JSON.parse(line)),
     });
-    this.done = watchConfig(this.load, [this.sources.vsphereCredentials!], {
-      signal: this.#stop.signal,
-      initial,
-      log,
-      debounceMs: 20,
-      pollMs: 3_600_000,
-      onChange: (config) => this.changes.push(config),
-      onError: (error) => this.errors.push(error),
-      ...options,
-    });
+    this.done = watchConfig(
+      this.load,
+      [String(this.sources.providerFlags!["vsphere-credentials"])],
+      {
+        signal: this.#stop.signal,
+        initial,
+        log,
+        debounceMs: 20,
+        pollMs: 3_600_000,
+        onChange: (config) => this.changes.push(config),
+        onError: (error) => this.errors.push(error),
+        ...options,
+      },
+    );
     // The first check runs once the directory watches are in place.
     await this.logs.until(
       (lines) => lines.some((l) => l.trigger === "start"),
@@ -97,9 +102,11 @@ async function plainFiles(): Promise<Harness> {
   await Deno.writeTextFile(`${dir}/credentials`, credentials("first"));
   await Deno.writeTextFile(`${dir}/locations`, LOCATIONS);
   return new Harness(dir, {
-    enableVsphere: true,
-    vsphereCredentials: `${dir}/credentials`,
-    vsphereLocations: `${dir}/locations`,
+    providerFlags: {
+      "enable-vsphere": true,
+      "vsphere-credentials": `${dir}/credentials`,
+      "vsphere-locations": `${dir}/locations`,
+    },
   });
 }
 
@@ -134,12 +141,11 @@ Deno.test("a changed credentials file reaches onChange with the new value", asyn
     await h.start();
     await Deno.writeTextFile(`${h.dir}/credentials`, credentials("second"));
     await h.changes.until(
-      (configs) =>
-        configs.some((c) => c.providers.capv!.credentials.password.reveal() === "second"),
+      (configs) => configs.some((c) => capvOf(c)!.credentials.password.reveal() === "second"),
       "the new password",
     );
     const last = h.changes.items.at(-1)!;
-    assert.equal(last.providers.capv!.credentials.password.reveal(), "second");
+    assert.equal(capvOf(last)!.credentials.password.reveal(), "second");
     assert.ok(h.logs.items.some((l) => l.msg === "Configuration changed"));
   } finally {
     await h.stop();
@@ -150,9 +156,11 @@ Deno.test("a Kubernetes ..data symlink swap is detected", async () => {
   const dir = await Deno.makeTempDir();
   await atomicWrite(dir, "gen1", { credentials: credentials("first"), locations: LOCATIONS });
   const h = new Harness(dir, {
-    enableVsphere: true,
-    vsphereCredentials: `${dir}/credentials`,
-    vsphereLocations: `${dir}/locations`,
+    providerFlags: {
+      "enable-vsphere": true,
+      "vsphere-credentials": `${dir}/credentials`,
+      "vsphere-locations": `${dir}/locations`,
+    },
   });
   try {
     await h.start();
@@ -163,7 +171,7 @@ Deno.test("a Kubernetes ..data symlink swap is detected", async () => {
       "gen1",
     );
     await h.changes.until((configs) => configs.length > 0, "a change after the swap");
-    assert.equal(h.changes.items[0].providers.capv!.credentials.password.reveal(), "rotated");
+    assert.equal(capvOf(h.changes.items[0])!.credentials.password.reveal(), "rotated");
     assert.equal(h.errors.items.length, 0, "the swap is atomic: no half-written state is seen");
   } finally {
     await h.stop();
@@ -214,7 +222,7 @@ Deno.test("a change before the watch started is caught by its first check", asyn
     await Deno.writeTextFile(`${h.dir}/credentials`, credentials("meanwhile"));
     await h.start({ initial });
     await h.changes.until((configs) => configs.length > 0, "the change");
-    assert.equal(h.changes.items[0].providers.capv!.credentials.password.reveal(), "meanwhile");
+    assert.equal(capvOf(h.changes.items[0])!.credentials.password.reveal(), "meanwhile");
   } finally {
     await h.stop();
   }
@@ -227,7 +235,7 @@ Deno.test("polling finds a change when the filesystem sends no events", async ()
     await h.start({ watchFs: () => silent, pollMs: 20 });
     await Deno.writeTextFile(`${h.dir}/credentials`, credentials("polled"));
     await h.changes.until((configs) => configs.length > 0, "the polled change");
-    assert.equal(h.changes.items[0].providers.capv!.credentials.password.reveal(), "polled");
+    assert.equal(capvOf(h.changes.items[0])!.credentials.password.reveal(), "polled");
     assert.ok(h.logs.items.some((l) => l.msg === "Configuration changed" && l.trigger === "poll"));
   } finally {
     await h.stop();

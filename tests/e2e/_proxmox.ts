@@ -4,11 +4,9 @@
  * real `createProxmoxProvider` in the real `ProviderRegistry` as `main.ts` wires it, and the
  * real `S3Resolver` over s3rver whose URLs the fake's download-url really fetches.
  */
-import type { ProxmoxConfig } from "../../lib/config/proxmox.ts";
-import type { ProviderFactory } from "../../lib/image/providers.ts";
 import type { Logger } from "../../lib/log.ts";
-import { providerLocationNames } from "../../providers/mod.ts";
-import { createProxmoxProvider } from "../../providers/proxmox/mod.ts";
+import { type ConfiguredProvider, defineProvider } from "../../lib/provider_module.ts";
+import { createProxmoxProvider, proxmox, type ProxmoxConfig } from "../../providers/proxmox/mod.ts";
 import { FakeProxmox, type FakeProxmoxOptions } from "../proxmox/fake_proxmox/mod.ts";
 import { location, proxmoxConfig } from "../proxmox/_support.ts";
 import { opensslAvailable, opensslMissing, type TestPki, testPki } from "../support/tls.ts";
@@ -46,24 +44,24 @@ export function capmoxConfig(fake: FakeProxmox, pki: TestPki, secret?: string): 
 }
 
 /**
- * `main.ts`'s registry wiring for capmox (`providerFactories` + `providerLocationNames`), with
- * task polling and the shared-listing lifetime shortened so the suite stays fast.
+ * `main.ts`'s registry wiring for capmox (the shipped module with `config`), with task polling
+ * and the shared-listing lifetime shortened so the suite stays fast.
  */
-export function capmoxWiring(log?: Logger): {
-  factories: Record<string, ProviderFactory>;
-  locationNames: (id: string, config: unknown) => string[];
-} {
-  return {
-    factories: {
-      capmox: (config) =>
-        createProxmoxProvider(config as ProxmoxConfig, {
-          logger: log,
-          taskDelaysMs: [1, 2, 5],
-          inventoryMaxAgeMs: 20,
-        }),
-    },
-    locationNames: providerLocationNames,
-  };
+export function capmoxWiring(
+  config: ProxmoxConfig,
+  log?: Logger,
+): { providers: Record<string, ConfiguredProvider> } {
+  const fast = defineProvider<ProxmoxConfig>({
+    ...proxmox,
+    create: (c, deps) =>
+      createProxmoxProvider(c, {
+        logger: log ?? deps.log,
+        clock: deps.clock,
+        taskDelaysMs: [1, 2, 5],
+        inventoryMaxAgeMs: 20,
+      }),
+  });
+  return { providers: { capmox: fast.configure(config) } };
 }
 
 /** The fake's VMs as `node/vmid name[ template]`, sorted. */

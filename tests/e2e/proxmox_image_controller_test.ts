@@ -69,8 +69,7 @@ async function withSetup(
     await withCluster(async (cluster) => {
       const start = (options: { inventoryResyncMs?: number; retry?: boolean } = {}) =>
         runImageController(cluster, {
-          ...capmoxWiring(),
-          configs: { capmox: capmoxConfig(fake, pki) },
+          ...capmoxWiring(capmoxConfig(fake, pki)),
           resolver,
           inventoryResyncMs: options.inventoryResyncMs,
           // Failed cases look at one attempt; retrying would only add identical downloads.

@@ -73,8 +73,7 @@ async function captureEverything(server: S3rver, pki: TestPki): Promise<Captured
       });
       resolvers.push(resolver);
       const run = await runImageController(cluster, {
-        ...capmoxWiring(log),
-        configs: { capmox: capmoxConfig(fake, pki, pveSecret) },
+        ...capmoxWiring(capmoxConfig(fake, pki, pveSecret), log),
         resolver,
         log,
         timings: { failureBackoffMs: 60_000, maxFailureBackoffMs: 60_000 },

@@ -7,7 +7,7 @@
 import { Manager } from "../../lib/controller/manager.ts";
 import type { Clock } from "../../lib/clock.ts";
 import type { PlanTimings } from "../../lib/image/plan.ts";
-import { type ProviderFactory, ProviderRegistry } from "../../lib/image/providers.ts";
+import { ProviderRegistry } from "../../lib/image/providers.ts";
 import { type ImageController, setupImageController } from "../../lib/image/setup.ts";
 import type { ImageSourceResolver } from "../../lib/image/source.ts";
 import { ConflictError } from "../../lib/kube/errors.ts";
@@ -19,6 +19,8 @@ import { Readiness } from "../../lib/server/mod.ts";
 import { RecordingTransport, type TestCluster } from "../release/_cluster.ts";
 import { nodeImage, TEST_NAMESPACE } from "../support/builders.ts";
 import type { FakeCatalog, FakeProvider } from "../support/fake_provider.ts";
+import { catalogModule } from "../support/fake_module.ts";
+import type { ConfiguredProvider } from "../../lib/provider_module.ts";
 import type { LocationStatus } from "../../lib/image/status.ts";
 
 /** A running image controller ("one operator process"). */
@@ -37,13 +39,12 @@ export interface ImageRun {
 
 export interface RunImageOptions {
   catalogs?: FakeCatalog[];
-  /** Real platform clients (end-to-end tests), next to the catalogs' factories. */
-  factories?: Record<string, ProviderFactory>;
-  /** As `main.ts` passes `providerLocationNames`. */
-  locationNames?: (id: string, config: unknown) => string[];
+  /**
+   * Configured providers by id, as `main.ts` hands the registry the loaded config (real
+   * platform clients in end-to-end tests); they replace catalogs of the same id.
+   */
+  providers?: Record<string, ConfiguredProvider>;
   resolver: ImageSourceResolver;
-  /** Provider configs; default `{ [catalog.id]: {} }` for each catalog. */
-  configs?: Record<string, unknown>;
   /** Receives every log line of the manager, registry and controller; default silent. */
   log?: Logger;
   maxConcurrentTransfers?: number;
@@ -83,25 +84,21 @@ export async function runImageController(
     registry,
   });
   const connections = new Map<string, FakeProvider[]>();
-  const factories: Record<string, ProviderFactory> = Object.fromEntries(catalogs.map((catalog) => [
-    catalog.id,
-    () => {
-      const provider = catalog.connect();
-      connections.set(catalog.id, [...connections.get(catalog.id) ?? [], provider]);
-      return provider;
-    },
-  ]));
+  const configured: Record<string, ConfiguredProvider> = Object.fromEntries(
+    catalogs.map((catalog) => [
+      catalog.id,
+      catalogModule(catalog, (provider) => {
+        connections.set(catalog.id, [...connections.get(catalog.id) ?? [], provider]);
+      }).configure({}),
+    ]),
+  );
   const providers = new ProviderRegistry({
-    factories: { ...factories, ...options.factories },
-    locationNames: options.locationNames,
     initialBackoffMs: 20,
     retryCount: 3,
     clock: options.clock,
     log,
   });
-  await providers.update(
-    options.configs ?? Object.fromEntries(catalogs.map((c) => [c.id, {}])),
-  );
+  await providers.update({ ...configured, ...options.providers });
   const image = setupImageController(ctx, {
     registry: providers,
     resolver: options.resolver,

@@ -12,9 +12,11 @@ import { Secret } from "../../lib/config/secret.ts";
 import type { ImageSource, ImageSpec } from "../../lib/image/provider.ts";
 import type { ImageSourceResolver } from "../../lib/image/source.ts";
 import { s3KeyFor } from "../../lib/release/derive.ts";
+import type { ImageLayout } from "../../lib/provider_module.ts";
 import { S3Resolver } from "../../providers/s3/resolver.ts";
 import { concatBytes, digestHex, fakeVmdk, ova, qcow2 } from "../support/images.ts";
 import { type S3rver, S3RVER_KEYS, s3rverUnavailable, startS3rver } from "../support/s3rver.ts";
+import { layoutFor } from "../support/provider_configs.ts";
 
 /** A case of an s3rver-backed suite; it gets the file's server. */
 export type S3Case = (server: S3rver) => Promise<void>;
@@ -71,7 +73,7 @@ export class ImageBucket {
 
   /** Uploads the image's object under the Go operator's key for its provider; returns the key. */
   async putImage(provider: string, imageName: string, bytes: Uint8Array): Promise<string> {
-    const key = s3KeyFor(provider, imageName);
+    const key = s3KeyFor(imageName, layoutFor(provider));
     await this.server.put(this.name, key, bytes);
     return key;
   }
@@ -126,9 +128,9 @@ export class CountingResolver implements ImageSourceResolver {
     this.#inner = inner;
   }
 
-  resolve(image: ImageSpec, format: "ova" | "qcow2", signal: AbortSignal): Promise<ImageSource> {
+  resolve(image: ImageSpec, layout: ImageLayout, signal: AbortSignal): Promise<ImageSource> {
     this.lookups++;
-    return this.#inner.resolve(image, format, signal);
+    return this.#inner.resolve(image, layout, signal);
   }
 
   close(): void {

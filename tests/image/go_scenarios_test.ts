@@ -13,6 +13,7 @@ import { FakeCatalog } from "../support/fake_provider.ts";
 import type { S3rver } from "../support/s3rver.ts";
 import { createImage, locationOf, runImageController, specName } from "./_harness.ts";
 import { type CountingResolver, ImageBucket, imageBytes, s3Suite } from "./_s3.ts";
+import { layoutFor } from "../support/provider_configs.ts";
 
 const LOCATIONS = ["dc-a", "dc-b", "dc-c"];
 const NAME = defaultImageName("capv");
@@ -146,7 +147,7 @@ suite.test("missing source: every location is Missing, nothing is uploaded, and 
       const image = await cluster.image(NAME);
       return image?.status?.state === "Missing" && image;
     });
-    const key = s3KeyFor("capv", specName(NAME));
+    const key = s3KeyFor(specName(NAME), layoutFor("capv"));
     for (const location of LOCATIONS) {
       assert.equal(locationOf(image, location)?.state, "Missing", location);
       assert.equal(

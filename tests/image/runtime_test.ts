@@ -8,6 +8,7 @@ import { TransferPool } from "../../lib/image/transfers.ts";
 import { Readiness, renderReport } from "../../lib/server/mod.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 import { FakeCatalog, type FakeProvider, validImageBytes } from "../support/fake_provider.ts";
+import { catalogConfigs, catalogModule } from "../support/fake_module.ts";
 
 function memorySource(bytes: Uint8Array): ImageSource {
   return {
@@ -33,13 +34,8 @@ Deno.test("an unreachable provider is probed with backoff for ever, at the cap a
   const clock = new FakeClock();
   const catalog = new FakeCatalog({ locations: ["a"] });
   catalog.unreachable = "connection refused";
-  const registry = new ProviderRegistry({
-    factories: { capv: () => catalog.connect() },
-    initialBackoffMs: 5_000,
-    retryCount: 3,
-    clock,
-  });
-  await registry.update({ capv: {} });
+  const registry = new ProviderRegistry({ initialBackoffMs: 5_000, retryCount: 3, clock });
+  await registry.update(catalogConfigs(catalog));
   await clock.flush();
   const delays: number[] = [];
   for (let i = 0; i < 6; i++) {
@@ -59,22 +55,16 @@ Deno.test("an unreachable provider is probed with backoff for ever, at the cap a
 Deno.test("a rotated secret replaces the provider and closes the old one; an unchanged config keeps it", async () => {
   const catalog = new FakeCatalog({ locations: ["a"] });
   const made: FakeProvider[] = [];
+  const module = catalogModule(catalog, (p) => made.push(p));
   const registry = new ProviderRegistry({
-    factories: {
-      capv: () => {
-        const p = catalog.connect();
-        made.push(p);
-        return p;
-      },
-    },
     initialBackoffMs: 10,
     retryCount: 1,
     clock: new FakeClock(),
   });
-  await registry.update({ capv: { user: "op", password: new Secret("one") } });
-  await registry.update({ capv: { user: "op", password: new Secret("one") } });
+  await registry.update({ capv: module.configure({ user: "op", password: new Secret("one") }) });
+  await registry.update({ capv: module.configure({ user: "op", password: new Secret("one") }) });
   assert.equal(made.length, 1, "same config, same provider");
-  await registry.update({ capv: { user: "op", password: new Secret("two") } });
+  await registry.update({ capv: module.configure({ user: "op", password: new Secret("two") }) });
   assert.equal(made.length, 2);
   assert.equal(made[0].closed, true);
   assert.equal(registry.get("capv")?.provider, made[1]);
@@ -89,15 +79,10 @@ Deno.test("/readyz lists each provider's state without failing for a down one", 
   const up = new FakeCatalog({ id: "capmox", locations: ["a"] });
   const down = new FakeCatalog({ locations: ["a"] });
   down.unreachable = "no route to host";
-  const registry = new ProviderRegistry({
-    factories: { capv: () => down.connect(), capmox: () => up.connect() },
-    initialBackoffMs: 1_000,
-    retryCount: 2,
-    clock,
-  });
+  const registry = new ProviderRegistry({ initialBackoffMs: 1_000, retryCount: 2, clock });
   const readiness = new Readiness();
   registry.attachReadiness(readiness);
-  await registry.update({ capv: {}, capmox: {} });
+  await registry.update(catalogConfigs(down, up));
   await clock.flush();
   const report = await readiness.run();
   assert.equal(report.ok, true);
@@ -179,28 +164,18 @@ Deno.test("the pool runs at most N transfers, one per image and location, and cl
 /** A registry over `catalog` that records every client it makes, ready after `update`. */
 async function rotatingRegistry(catalog: FakeCatalog, clock: FakeClock) {
   const made: FakeProvider[] = [];
-  const registry = new ProviderRegistry({
-    factories: {
-      capv: () => {
-        const provider = catalog.connect();
-        made.push(provider);
-        return provider;
-      },
-    },
-    initialBackoffMs: 10,
-    retryCount: 1,
-    clock,
-  });
-  await registry.update({ capv: { user: "op", password: new Secret("one") } });
+  const module = catalogModule(catalog, (p) => made.push(p));
+  const registry = new ProviderRegistry({ initialBackoffMs: 10, retryCount: 1, clock });
+  await registry.update({ capv: module.configure({ user: "op", password: new Secret("one") }) });
   await clock.flush();
   assert.equal(registry.get("capv")?.status.phase, "ready");
-  return { registry, made };
+  return { registry, made, module };
 }
 
 Deno.test("a credential rotation lets a running transfer finish on the old client, and closes it only then", async () => {
   const clock = new FakeClock();
   const catalog = new FakeCatalog({ locations: ["a"], clock, bytesPerSecond: 1024 });
-  const { registry, made } = await rotatingRegistry(catalog, clock);
+  const { registry, made, module } = await rotatingRegistry(catalog, clock);
   const pool = new TransferPool({ clock });
   const old = registry.get("capv")!.provider!;
   pool.start({
@@ -214,7 +189,7 @@ Deno.test("a credential rotation lets a running transfer finish on the old clien
   });
   await clock.advance(2_000);
   assert.equal(catalog.partials().length, 1, "the transfer is half way");
-  await registry.update({ capv: { user: "op", password: new Secret("two") } });
+  await registry.update({ capv: module.configure({ user: "op", password: new Secret("two") }) });
   assert.equal(made.length, 2);
   assert.equal(registry.get("capv")?.provider, made[1], "new work gets the new client");
   assert.equal(made[0].closed, false, "the old client stays open while its transfer runs");
@@ -233,7 +208,7 @@ Deno.test("a credential rotation lets a running transfer finish on the old clien
 Deno.test("a transfer cancelled after a credential rotation is still cleaned up through the old client", async () => {
   const clock = new FakeClock();
   const catalog = new FakeCatalog({ locations: ["a"], clock, bytesPerSecond: 1024 });
-  const { registry, made } = await rotatingRegistry(catalog, clock);
+  const { registry, made, module } = await rotatingRegistry(catalog, clock);
   const pool = new TransferPool({ clock });
   const old = registry.get("capv")!.provider!;
   pool.start({
@@ -246,7 +221,7 @@ Deno.test("a transfer cancelled after a credential rotation is still cleaned up 
     release: registry.acquire(old).release,
   });
   await clock.advance(2_000);
-  await registry.update({ capv: { user: "op", password: new Secret("two") } });
+  await registry.update({ capv: module.configure({ user: "op", password: new Secret("two") }) });
   await pool.cancel(IMAGE.objectKey);
   await clock.flush();
   assert.deepEqual(catalog.partials(), [], "the cleanup ran on the still-open old client");

@@ -4,8 +4,8 @@
  * PKI) and a provider configured for it.
  */
 import { createHash } from "node:crypto";
-import type { ProxmoxConfig, ProxmoxLocation } from "../../lib/config/proxmox.ts";
-import { PROXMOX_VM_DEFAULTS } from "../../lib/config/proxmox.ts";
+import type { ProxmoxConfig, ProxmoxLocation } from "../../providers/proxmox/config.ts";
+import { PROXMOX_VM_DEFAULTS } from "../../providers/proxmox/config.ts";
 import { Secret } from "../../lib/config/secret.ts";
 import type {
   ImageSource,

@@ -18,7 +18,9 @@ import {
 } from "../../lib/kube/transport.ts";
 import { silentLogger } from "../../lib/log.ts";
 import { createRegistry } from "../../lib/metrics.ts";
-import { NODE_IMAGES, type ProviderId, RELEASES } from "../../lib/names.ts";
+import { NODE_IMAGES, RELEASES } from "../../lib/names.ts";
+import { testModule } from "../support/fake_module.ts";
+import { NAMING } from "../support/provider_configs.ts";
 import { createSetupContext } from "../../lib/operator.ts";
 import type { NodeImage, Release } from "../../lib/release/objects.ts";
 import { type ReleaseControllers, setupReleaseControllers } from "../../lib/release/setup.ts";
@@ -70,7 +72,7 @@ export class RecordingTransport implements KubeTransport {
 
 export interface RunOptions {
   /** Configured providers; default all three. */
-  providers?: ProviderId[];
+  providers?: string[];
   retentionMs?: number;
   clock?: Clock;
   channel?: string;
@@ -93,9 +95,10 @@ export async function reconcileCount(run: RunningControllers, controller: string
 }
 
 /** A test configuration with the given providers (their settings are never read here). */
-export function testConfig(providers: ProviderId[], retentionMs = 0): OperatorConfig {
-  const sections: ProviderConfigs = {};
-  for (const id of providers) (sections as Record<string, unknown>)[id] = {};
+export function testConfig(providers: string[], retentionMs = 0): OperatorConfig {
+  const sections: ProviderConfigs = Object.fromEntries(
+    providers.map((id) => [id, testModule(id).configure({})]),
+  );
   return new OperatorConfig({
     file: "test-values.yaml",
     s3: { bucket: "node-images", region: "us-west-2", http: false, timeoutMs: 90_000 },
@@ -155,6 +158,7 @@ export class TestCluster {
       config: testConfig(options.providers ?? ["capv", "capvcd", "capmox"]),
       namespace: TEST_NAMESPACE,
       flatcarChannel: options.channel ?? "stable",
+      naming: NAMING,
       retentionMs: options.retentionMs ?? 0,
       clock: options.clock,
       releaseWorkers: options.releaseWorkers,

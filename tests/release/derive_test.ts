@@ -7,7 +7,6 @@ import {
   flatcarChannelFor,
   InvalidObjectNameError,
   nodeImageObjectName,
-  providerIdFor,
   providerNameOf,
   type ReleaseLike,
   ReleaseParseError,
@@ -15,6 +14,8 @@ import {
   validateFlatcarChannel,
 } from "../../lib/release/derive.ts";
 import { FLATCAR_CHANNEL_ANNOTATION } from "../../lib/names.ts";
+import { layoutFor, NAMING } from "../support/provider_configs.ts";
+import { providerIdOf } from "../../lib/release/naming.ts";
 
 /** A Release with the three image components; `components` replaces them when given. */
 function release(
@@ -79,7 +80,7 @@ Deno.test("provider names map to provider ids and unknown ones pass through", as
     ["constructor", "constructor"],
   ];
   for (const [name, id] of cases) {
-    await t.step(`${name} maps to ${id}`, () => assert.equal(providerIdFor(name), id));
+    await t.step(`${name} maps to ${id}`, () => assert.equal(providerIdOf(NAMING, name), id));
   }
 });
 
@@ -170,7 +171,7 @@ Deno.test("S3 keys follow the Go operator's layout per provider", async (t) => {
     ],
   ];
   for (const [name, provider, imageName, expected] of cases) {
-    await t.step(name, () => assert.equal(s3KeyFor(provider, imageName), expected));
+    await t.step(name, () => assert.equal(s3KeyFor(imageName, layoutFor(provider)), expected));
   }
 });
 
@@ -251,14 +252,17 @@ Deno.test("components are found by exact name and a missing or empty one names R
   ];
   for (const [name, r, component, field] of broken) {
     await t.step(`${name} is a ReleaseParseError`, () => {
-      assert.throws(() => deriveNodeImage(r, { channel: "stable" }), (error: unknown) => {
-        assert.ok(error instanceof ReleaseParseError);
-        assert.equal(error.field, field);
-        assert.equal(error.release, r.metadata.name);
-        assert.ok(error.message.includes(`"${r.metadata.name}"`), error.message);
-        assert.ok(error.message.includes(`"${component}"`), error.message);
-        return true;
-      });
+      assert.throws(
+        () => deriveNodeImage(r, { channel: "stable", naming: NAMING }),
+        (error: unknown) => {
+          assert.ok(error instanceof ReleaseParseError);
+          assert.equal(error.field, field);
+          assert.equal(error.release, r.metadata.name);
+          assert.ok(error.message.includes(`"${r.metadata.name}"`), error.message);
+          assert.ok(error.message.includes(`"${component}"`), error.message);
+          return true;
+        },
+      );
     });
   }
 });
@@ -286,7 +290,7 @@ Deno.test("node image object names are <providerId>-<imageName> and must be DNS-
   });
   await t.step("deriveNodeImage turns an invalid name into a ReleaseParseError", () => {
     const r = release("vsphere-1.2.3", { kubernetes: "1.30.4+build" });
-    assert.throws(() => deriveNodeImage(r), (error: unknown) => {
+    assert.throws(() => deriveNodeImage(r, { naming: NAMING }), (error: unknown) => {
       assert.ok(error instanceof ReleaseParseError);
       assert.ok(error.cause instanceof InvalidObjectNameError);
       assert.match(error.message, /Release "vsphere-1\.2\.3".*DNS-1123/);
@@ -297,7 +301,10 @@ Deno.test("node image object names are <providerId>-<imageName> and must be DNS-
 
 Deno.test("the Flatcar channel comes from the option unless the Release annotation overrides it", async (t) => {
   await t.step("without option or annotation it is stable", () => {
-    assert.equal(deriveNodeImage(release("vsphere-1.2.3")).imageName.split("-")[1], "stable");
+    assert.equal(
+      deriveNodeImage(release("vsphere-1.2.3"), { naming: NAMING }).imageName.split("-")[1],
+      "stable",
+    );
   });
   await t.step("the option sets it", () => {
     assert.equal(flatcarChannelFor(release("vsphere-1.2.3"), "beta"), "beta");
@@ -307,7 +314,7 @@ Deno.test("the Flatcar channel comes from the option unless the Release annotati
       annotations: { [FLATCAR_CHANNEL_ANNOTATION]: "alpha" },
     });
     assert.equal(
-      deriveNodeImage(r, { channel: "beta" }).imageName,
+      deriveNodeImage(r, { channel: "beta", naming: NAMING }).imageName,
       "flatcar-alpha-3975.2.0-kube-1.30.4-tooling-1.18.1-gs",
     );
   });
@@ -316,7 +323,7 @@ Deno.test("the Flatcar channel comes from the option unless the Release annotati
       const r = release("vsphere-1.2.3", {}, {
         annotations: { [FLATCAR_CHANNEL_ANNOTATION]: bad },
       });
-      assert.throws(() => deriveNodeImage(r), (error: unknown) => {
+      assert.throws(() => deriveNodeImage(r, { naming: NAMING }), (error: unknown) => {
         assert.ok(error instanceof ReleaseParseError);
         assert.equal(error.field, `metadata.annotations[${FLATCAR_CHANNEL_ANNOTATION}]`);
         assert.ok(error.message.includes(`"${bad}"`));
@@ -408,7 +415,10 @@ Deno.test("deriveNodeImage reproduces every worked example of the spec", async (
   ];
   for (const c of cases) {
     await t.step(c.name, () => {
-      assert.deepEqual({ ...deriveNodeImage(c.release, { channel: c.channel }) }, c.expected);
+      assert.deepEqual(
+        { ...deriveNodeImage(c.release, { channel: c.channel, naming: NAMING }) },
+        c.expected,
+      );
     });
   }
   await t.step("the example release.yaml gives the names written in its header", async () => {
@@ -419,14 +429,20 @@ Deno.test("deriveNodeImage reproduces every worked example of the spec", async (
       ) => [m[1], m[2]]),
     );
     assert.equal(Object.keys(header).length, 3, "the example's header lines were found");
-    const derived = deriveNodeImage(parse(text) as ReleaseLike, { channel: "stable" });
+    const derived = deriveNodeImage(parse(text) as ReleaseLike, {
+      channel: "stable",
+      naming: NAMING,
+    });
     assert.equal(derived.imageName, header["Image derived from it"]);
     assert.equal(derived.objectName, header["NodeImage name"]);
     assert.equal(derived.s3Key, header["S3 key"]);
   });
   await t.step("a vintage release is rejected before its components are looked at", () => {
     assert.throws(
-      () => deriveNodeImage({ metadata: { name: "v20.1.0" }, spec: { components: [] } }),
+      () =>
+        deriveNodeImage({ metadata: { name: "v20.1.0" }, spec: { components: [] } }, {
+          naming: NAMING,
+        }),
       (error: unknown) => error instanceof ReleaseParseError && error.field === "metadata.name",
     );
   });

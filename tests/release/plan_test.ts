@@ -9,6 +9,7 @@ import {
 } from "../../lib/release/plan.ts";
 import { registrationWrites, unregistrationWrites } from "../../lib/release/registration.ts";
 import { defaultImageName, nodeImage, release, TEST_NAMESPACE } from "../support/builders.ts";
+import { NAMING } from "../support/provider_configs.ts";
 
 const R = "vsphere-35.0.0";
 const IMAGE = defaultImageName("capv");
@@ -25,6 +26,7 @@ function observe(
     namespace: TEST_NAMESPACE,
     configuredProviders: ["capv", "capvcd", "capmox"],
     channel: "stable",
+    naming: NAMING,
     ...extra,
   };
 }

@@ -9,10 +9,11 @@ import {
   validateS3Options,
 } from "../../providers/s3/mod.ts";
 import { Secret } from "../../lib/config/secret.ts";
+import { layoutFor } from "../support/provider_configs.ts";
 
 const IMAGE = "flatcar-stable-3975.2.0-kube-1.30.4-tooling-1.18.1-gs";
-const OVA_KEY = s3KeyFor("capv", IMAGE);
-const QCOW2_KEY = s3KeyFor("capmox", IMAGE);
+const OVA_KEY = s3KeyFor(IMAGE, layoutFor("capv"));
+const QCOW2_KEY = s3KeyFor(IMAGE, layoutFor("capmox"));
 
 Deno.test("public URLs match the Go operator byte for byte and extend it where it failed", async (t) => {
   const cases: [string, S3SourceOptions, string, string][] = [

@@ -10,13 +10,14 @@ import { s3KeyFor } from "../../lib/release/derive.ts";
 import { S3AccessError, S3Source, type S3SourceOptions } from "../../providers/s3/mod.ts";
 import { digestHex, ova, qcow2, readAll } from "../support/images.ts";
 import { S3RVER_KEYS, s3rverUnavailable, startS3rver } from "../support/s3rver.ts";
+import { layoutFor } from "../support/provider_configs.ts";
 
 const unavailable = await s3rverUnavailable();
 const BUCKET = "images";
 const DOTTED = "images.example.com";
 const IMAGE = "flatcar-stable-4459.2.4-kube-1.34.5-tooling-1.27.0-gs";
-const OVA_KEY = s3KeyFor("capv", IMAGE);
-const QCOW2_KEY = s3KeyFor("capmox", IMAGE);
+const OVA_KEY = s3KeyFor(IMAGE, layoutFor("capv"));
+const QCOW2_KEY = s3KeyFor(IMAGE, layoutFor("capmox"));
 const SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCY-TOPSECRET";
 
 Deno.test({
@@ -56,7 +57,7 @@ Deno.test({
       await t.step(
         "HEAD reports existence, size and ETag; the sidecar digest is read",
         async () => {
-          const image = await source().inspect({ provider: "capv", name: IMAGE }, signal);
+          const image = await source().inspect({ name: IMAGE }, layoutFor("capv"), signal);
           assert.equal(image.key, OVA_KEY);
           assert.equal(image.format, "ova");
           assert.equal(image.size, goodOva.byteLength);
@@ -69,7 +70,7 @@ Deno.test({
       );
 
       await t.step("a missing object is SourceMissingError naming bucket and key", async () => {
-        const error = await source().inspect({ provider: "capv", name: "flatcar-nope-gs" }, signal)
+        const error = await source().inspect({ name: "flatcar-nope-gs" }, layoutFor("capv"), signal)
           .then(() => undefined, (e) => e);
         assert.ok(error instanceof SourceMissingError, String(error));
         assert.match(error.message, /s3:\/\/images\/capv\/flatcar-nope-gs\/flatcar-nope-gs\.ova/);
@@ -77,7 +78,7 @@ Deno.test({
       });
 
       await t.step("a qcow2 without sidecar has no digest and streams verified", async () => {
-        const image = await source().inspect({ provider: "capmox", name: IMAGE }, signal);
+        const image = await source().inspect({ name: IMAGE }, layoutFor("capmox"), signal);
         assert.equal(image.format, "qcow2");
         assert.equal(image.digest, undefined);
         const log = new VerificationLog();

@@ -2,8 +2,7 @@
  * The vSphere (`capv`) section of values.yaml, or the Go operator's mounted
  * `/home/.vsphere/{credentials,locations}` files, which hold the same two subtrees (§5, §8.2).
  */
-import { type Decoder, field, join, type YamlObject } from "./_decode.ts";
-import type { Secret } from "./secret.ts";
+import { type Decoder, field, join, type Secret, type YamlObject } from "../../lib/config/mod.ts";
 
 export interface VsphereCredentials {
   /** vCenter host or host:port, without a scheme. */

@@ -10,8 +10,7 @@
  *   `l26` (Flatcar is Linux; Go sent nothing, which Proxmox reads as `other`); `cpu`, `serial0`
  *   and `vga` are sent only when set.
  */
-import { type Decoder, field, join, type YamlObject } from "./_decode.ts";
-import type { Secret } from "./secret.ts";
+import { type Decoder, field, join, type Secret, type YamlObject } from "../../lib/config/mod.ts";
 
 export interface ProxmoxCredentials {
   /** `host:port` without a scheme, e.g. `pve.example.com:8006`. */

@@ -3,8 +3,7 @@
  * single object, not a map, as in the Go operator; `locations.org` is accepted and ignored
  * because the Go operator overwrites it with `credentials.org`.
  */
-import { type Decoder, field, join, type YamlObject } from "./_decode.ts";
-import type { Secret } from "./secret.ts";
+import { type Decoder, field, join, type Secret, type YamlObject } from "../../lib/config/mod.ts";
 
 export interface VcdCredentials {
   /** `https://host` or `https://host/api`. */
