@@ -11,11 +11,7 @@ import { parseAllDocuments } from "yaml";
 import { LEADER_ELECTION_ID, NODE_IMAGES, RELEASES } from "../lib/names.ts";
 import { EVENTS } from "../lib/kube/events.ts";
 import { CORE_EVENTS, LEASES, type ResourceType } from "../lib/kube/resource.ts";
-import {
-  configFilesOf,
-  configSourcesFromFlags,
-  loadConfigFromSources,
-} from "../lib/config/mod.ts";
+import { configFilesOf, configSourcesFromFlags, loadConfigFromSources } from "../lib/config/mod.ts";
 import { parseFlags } from "../lib/flags.ts";
 import { parseGoDuration } from "../lib/duration.ts";
 import { FakeApiServer } from "./fake_apiserver/mod.ts";

@@ -6,8 +6,9 @@
  * - Time comes from the injected `Clock`, so tests step a fake clock instead of waiting.
  * - A mark is a conditional write and a delete carries uid and resourceVersion preconditions;
  *   a Conflict means the image changed (perhaps re-adopted), so it is read again from the API
- *   server and planned again (§11.5). After a bounded number of rounds the key is retried
- *   with backoff.
+ *   server and planned again (§11.5), by one `retryOnConflict` around the whole plan-and-act
+ *   pass (no retry loop inside it). After a bounded number of rounds the key is retried with
+ *   backoff.
  * - An unused image waits with `requeueAfter` (never a sleep), and is looked at again at once
  *   whenever it changes.
  */
@@ -16,7 +17,8 @@ import { realClock } from "../clock.ts";
 import { done, type ReconcileResult, requeueAfter } from "../controller/result.ts";
 import { formatGoDuration } from "../duration.ts";
 import { ResourceClient } from "../kube/client.ts";
-import { ConflictError, NotFoundError } from "../kube/errors.ts";
+import { unlessNotFound } from "../kube/errors.ts";
+import { retryOnConflict } from "../kube/retry_on_conflict.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { type NodeImage, nodeImageReference, stateOf } from "../release/objects.ts";
 import { parseObjectKey } from "../kube/resource.ts";
@@ -24,7 +26,7 @@ import type { Store } from "../kube/store.ts";
 import type { KubeTransport } from "../kube/transport.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { NODE_IMAGES, NodeImageState } from "../names.ts";
-import { NodeImageConflictError, writeNodeImage } from "../release/node_image_writes.ts";
+import { applyNodeImageWrites } from "../release/node_image_writes.ts";
 import { formatLastUsed } from "./last_used.ts";
 import { type GcPlan, planGc } from "./plan.ts";
 
@@ -73,69 +75,61 @@ export class NodeImageGarbageCollector {
 
   /** The `Reconciler` for a `Controller`: key = `namespace/name`. */
   reconcile = async (key: string, signal: AbortSignal): Promise<ReconcileResult> => {
+    const image = this.#options.nodeImages.get(key);
+    if (!image) return done();
     const { namespace, name } = parseObjectKey(key);
     const log = this.#log.with({ nodeImage: key });
-    const retentionMs = this.#options.retentionMs;
-    let image = this.#options.nodeImages.get(key);
-    let lastConflict: ConflictError | undefined;
-    for (let round = 0; round < ROUNDS; round++) {
-      if (!image) return done();
-      const now = this.#clock.now();
-      const plan = planGc(image, now, retentionMs);
-      try {
-        switch (plan.action) {
-          case "None":
-            return done();
-          case "Wait":
-            return requeueAfter(plan.requeueAfterMs);
-          case "MarkAwaitingDeletion":
-            image = await this.#mark(image, now, plan, log, signal);
-            continue;
-          case "Delete":
-            await this.#client.delete(name, namespace, { ...plan.preconditions, signal });
-            await this.#deleted(image, plan, log);
-            return done();
-        }
-      } catch (error) {
-        if (error instanceof NotFoundError) return done();
-        if (!(error instanceof ConflictError)) throw error;
-        lastConflict = error;
-        image = await this.#read(name, namespace!, signal);
-      }
-    }
-    throw new NodeImageConflictError(
-      `Cannot collect NodeImage "${key}": it changed under each of ${ROUNDS} attempts; ` +
-        `retrying with backoff`,
-      { cause: lastConflict },
-    );
+    const result = await unlessNotFound(retryOnConflict(
+      (s) => this.#client.get(name, namespace, s),
+      (current) => this.#collect(current, log, signal),
+      { start: image, attempts: ROUNDS, action: `collect NodeImage "${key}"`, signal },
+    ));
+    return result ?? done();
   };
 
-  async #mark(
+  /** One pass over `image`: plan, then mark, wait or delete. A Conflict ends the pass. */
+  async #collect(image: NodeImage, log: Logger, signal: AbortSignal): Promise<ReconcileResult> {
+    const now = this.#clock.now();
+    const plan = planGc(image, now, this.#options.retentionMs);
+    switch (plan.action) {
+      case "None":
+        return done();
+      case "Wait":
+        return requeueAfter(plan.requeueAfterMs);
+      case "MarkAwaitingDeletion": {
+        const marked = await applyNodeImageWrites(this.#client, image, plan.writes, signal);
+        await this.#reportOrphaned(image, marked, plan, log);
+        // A marked image plans to Wait or Delete, never to be marked again: act on it at once.
+        return await this.#collect(marked, log, signal);
+      }
+      case "Delete": {
+        const { name, namespace } = image.metadata;
+        await this.#client.delete(name!, namespace, { ...plan.preconditions, signal });
+        await this.#deleted(image, plan, log);
+        return done();
+      }
+    }
+  }
+
+  /** The Orphaned Event, when the mark moved `image` into AwaitingDeletion. */
+  async #reportOrphaned(
     image: NodeImage,
-    now: number,
+    marked: NodeImage,
     plan: Extract<GcPlan, { action: "MarkAwaitingDeletion" }>,
     log: Logger,
-    signal: AbortSignal,
-  ): Promise<NodeImage | undefined> {
-    const retentionMs = this.#options.retentionMs;
-    const marked = await writeNodeImage(this.#client, image, (current) => {
-      const again = planGc(current, now, retentionMs);
-      return again.action === "MarkAwaitingDeletion" ? again.writes : [];
-    }, { signal });
+  ): Promise<void> {
     const wasAwaiting = stateOf(image) === NodeImageState.AwaitingDeletion;
-    if (marked && !wasAwaiting && stateOf(marked) === NodeImageState.AwaitingDeletion) {
-      const at = formatLastUsed(plan.expiresAtMs);
-      log.info("NodeImage unused; awaiting deletion", { deleteAt: at });
-      await this.#options.recorder.event(
-        nodeImageReference(marked),
-        "Normal",
-        GcEventReason.Orphaned,
-        `No Release uses this image; it will be deleted at ${at} (retention ` +
-          `${formatGoDuration(retentionMs)}) unless a Release uses it again`,
-        "AwaitDeletion",
-      );
-    }
-    return marked;
+    if (wasAwaiting || stateOf(marked) !== NodeImageState.AwaitingDeletion) return;
+    const at = formatLastUsed(plan.expiresAtMs);
+    log.info("NodeImage unused; awaiting deletion", { deleteAt: at });
+    await this.#options.recorder.event(
+      nodeImageReference(marked),
+      "Normal",
+      GcEventReason.Orphaned,
+      `No Release uses this image; it will be deleted at ${at} (retention ` +
+        `${formatGoDuration(this.#options.retentionMs)}) unless a Release uses it again`,
+      "AwaitDeletion",
+    );
   }
 
   async #deleted(
@@ -165,14 +159,5 @@ export class NodeImageGarbageCollector {
         : "Deleted: no Release uses it and the retention period is 0",
       "Delete",
     );
-  }
-
-  async #read(name: string, namespace: string, signal: AbortSignal) {
-    try {
-      return await this.#client.get(name, namespace, signal);
-    } catch (error) {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    }
   }
 }

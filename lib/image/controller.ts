@@ -8,18 +8,15 @@
  *   listing per location when the cache is stale (shared by all images), the source lookup
  *   when a transfer is needed, and removals during deletion.
  * - The finalizer is on the object before any platform is touched.
- * - Deletion: transfers are cancelled (and cleaned up) first, then every location is
- *   `remove`d and `cleanupPartial`ed; the finalizer goes only when all succeeded. NodeImages
- *   naming the same provider and image (in other namespaces) share one catalog entry and one
- *   transfer: while another one that is not being deleted exists, deletion removes nothing and
- *   only lets go of the finalizer, with a Normal `StillInUse` Event naming the other. A provider
- *   that is not configured any more cannot be cleaned: the finalizer is removed and a Warning
- *   Event names what may remain where.
+ * - Deletion is planned too (`planImageDeletion`) and carried out by `ImageDeletion`
+ *   (deletion.ts): transfers cancelled first, then every location cleaned; the finalizer goes
+ *   only when all succeeded, when another NodeImage still uses the image, or when no client
+ *   for the provider can exist (see plan_deletion.ts).
  * - Status writes carry a resourceVersion test and only the owned fields; progress-only changes
  *   (bytes) are written at most every `progressIntervalMs` per NodeImage, so watchers see
  *   progress without a write storm.
- * - Events (start, success, failure, missing source, removal) are recorded after the status
- *   write that reports them.
+ * - Events (start, success, failure, missing source, removal) are recorded after the write
+ *   that reports them.
  */
 import { type Clock, realClock } from "../clock.ts";
 import { done, type ReconcileResult, requeueAfter } from "../controller/result.ts";
@@ -29,9 +26,10 @@ import { parseObjectKey } from "../kube/resource.ts";
 import type { Store } from "../kube/store.ts";
 import type { KubeTransport } from "../kube/transport.ts";
 import { type Logger, silentLogger } from "../log.ts";
-import { NODE_IMAGES, NodeImageState } from "../names.ts";
+import { NODE_IMAGES } from "../names.ts";
 import type { ImageLayout } from "../provider_module.ts";
 import { type NodeImage, nodeImageReference } from "../release/objects.ts";
+import { ImageDeletion } from "./deletion.ts";
 import type { InventoryCache } from "./inventory.ts";
 import {
   DEFAULT_TIMINGS,
@@ -53,16 +51,10 @@ import {
 } from "./provider.ts";
 import type { ProviderRegistry } from "./providers.ts";
 import type { ImageSourceResolver } from "./source.ts";
-import {
-  formatTime,
-  locationsOf,
-  type LocationStatus,
-  type OwnedStatus,
-  statusDiff,
-} from "./status.ts";
+import { platformCall } from "./platform_call.ts";
+import { statusDiff } from "./status.ts";
 import type { TransferPool } from "./transfers.ts";
 import {
-  hasImageFinalizer,
   patchImageFinalizer,
   REFRESH_ANNOTATION,
   removeRefreshAnnotation,
@@ -85,11 +77,6 @@ export interface ImageReconcilerOptions {
   log?: Logger;
 }
 
-/** Some locations could not be cleaned up; the finalizer stays and the key is retried. */
-export class ImageRemovalError extends Error {
-  override name = "ImageRemovalError";
-}
-
 /** Distributes NodeImages to their provider's locations; hand `reconcile` to a `Controller`. */
 export class ImageReconciler {
   readonly #options: ImageReconcilerOptions;
@@ -97,6 +84,7 @@ export class ImageReconciler {
   readonly #timings: PlanTimings;
   readonly #clock: Clock;
   readonly #log: Logger;
+  readonly #deletion: ImageDeletion;
   /** Clock time of the last progress-only status write, per key. */
   readonly #lastProgressWrite = new Map<string, number>();
 
@@ -106,6 +94,18 @@ export class ImageReconciler {
     this.#timings = { ...DEFAULT_TIMINGS, ...options.timings };
     this.#clock = options.clock ?? realClock;
     this.#log = options.log ?? silentLogger;
+    this.#deletion = new ImageDeletion({
+      client: this.#client,
+      nodeImages: options.nodeImages,
+      registry: options.registry,
+      inventory: options.inventory,
+      pool: options.pool,
+      recorder: options.recorder,
+      timings: this.#timings,
+      platformCallTimeoutMs: options.platformCallTimeoutMs ?? 120_000,
+      clock: this.#clock,
+      log: this.#log,
+    });
   }
 
   /** The `Reconciler` for a `Controller`. */
@@ -117,7 +117,10 @@ export class ImageReconciler {
       this.#lastProgressWrite.delete(key);
       return done();
     }
-    if (image.metadata.deletionTimestamp) return await this.#finalize(key, image, signal);
+    if (image.metadata.deletionTimestamp) {
+      this.#lastProgressWrite.delete(key);
+      return await this.#deletion.finalize(key, image, imageSpec(key, image), signal);
+    }
     const current = await patchImageFinalizer(this.#client, image, "add", signal);
     if (!current) return done();
     return await this.#distribute(key, current, signal);
@@ -292,183 +295,10 @@ export class ImageReconciler {
     }
   }
 
-  async #finalize(key: string, image: NodeImage, signal: AbortSignal): Promise<ReconcileResult> {
-    const log = this.#log.with({ nodeImage: key });
-    await this.#options.pool.cancel(key);
-    this.#lastProgressWrite.delete(key);
-    if (!hasImageFinalizer(image)) return done();
-    const spec = imageSpec(key, image);
-    const reference = nodeImageReference(image);
-    const user = this.#otherUser(key, spec);
-    if (user) {
-      // The same catalog entry serves another NodeImage (another namespace): removing it, or
-      // "cleaning up" what that one is uploading, would break the image it reports Available.
-      await this.#options.recorder.event(
-        reference,
-        "Normal",
-        ImageEventReason.StillInUse,
-        `${spec.name} was not removed from ${spec.provider}: it is still used by NodeImage ` +
-          `${user}`,
-        "Finalize",
-      );
-      log.info("Image still used by another NodeImage; removing the finalizer only", { user });
-      await patchImageFinalizer(this.#client, image, "remove", signal);
-      return done();
-    }
-    const handle = this.#options.registry.get(spec.provider);
-    // No client at all (not configured, or none can be built from its config): nothing can
-    // be removed, and waiting would keep the NodeImage (and its namespace) terminating forever.
-    if (!handle?.provider) {
-      const known = locationsOf(image).map((l) => l.name);
-      const where = known.length
-        ? `locations ${known.join(", ")}`
-        : "its locations (unknown: none were recorded in status)";
-      const why = handle
-        ? `has no usable client (${handle.status.message ?? handle.status.phase})`
-        : "is not configured";
-      await this.#options.recorder.event(
-        reference,
-        "Warning",
-        ImageEventReason.ProviderNotConfigured,
-        `Provider ${spec.provider} ${why}, so ${spec.name} was not removed; it may ` +
-          `remain in the ${spec.provider} catalog in ${where}`,
-        "Finalize",
-      );
-      log.warn("No client for the provider; removing the finalizer without cleanup", {
-        provider: spec.provider,
-        reason: why,
-      });
-      await patchImageFinalizer(this.#client, image, "remove", signal);
-      return done();
-    }
-    const provider = handle.status.phase === "ready" ? handle.provider : undefined;
-    if (!provider) {
-      const message = `provider ${spec.provider} not reachable: ${
-        handle.status.message ?? handle.status.phase
-      }`;
-      await this.#writeDeletionStatus(image, [], message, signal);
-      return requeueAfter(this.#timings.errorRetryMs);
-    }
-    const lease = this.#options.registry.acquire(provider);
-    try {
-      return await this.#removeEverywhere(key, image, spec, provider, signal);
-    } finally {
-      lease.release();
-    }
-  }
-
-  /** Removes the image (and any partial artefact) from every location; then the finalizer. */
-  async #removeEverywhere(
-    key: string,
-    image: NodeImage,
-    spec: ImageSpec,
-    provider: Provider,
-    signal: AbortSignal,
-  ): Promise<ReconcileResult> {
-    const log = this.#log.with({ nodeImage: key });
-    const reference = nodeImageReference(image);
-    const locations = provider.locations();
-    const outcomes = await Promise.all(locations.map(async (location) => {
-      try {
-        await this.#platformCall(signal, (s) => provider.remove(spec, location, s));
-        await this.#platformCall(signal, (s) => provider.cleanupPartial(spec, location, s));
-        return undefined;
-      } catch (error) {
-        signal.throwIfAborted();
-        if (error instanceof ProviderUnavailableError) {
-          this.#options.registry.reportUnavailable(provider.id, error);
-        }
-        return messageOf(error);
-      } finally {
-        this.#options.inventory.invalidate(provider.id, location);
-      }
-    }));
-    const failed = locations.flatMap((l, i) => outcomes[i] ? [`${l}: ${outcomes[i]}`] : []);
-    if (failed.length > 0) {
-      const now = formatTime(this.#clock.now());
-      const entries: LocationStatus[] = locations.map((name, i) => ({
-        name,
-        state: outcomes[i] ? NodeImageState.Error : NodeImageState.Deleted,
-        lastTransitionTime: now,
-        ...(outcomes[i] ? { message: `remove failed: ${outcomes[i]}` } : {}),
-      }));
-      await this.#writeDeletionStatus(image, entries, failed.join("; "), signal);
-      await this.#options.recorder.event(
-        reference,
-        "Warning",
-        ImageEventReason.RemoveFailed,
-        `Cannot remove ${spec.name}: ${failed.join("; ")}`,
-        "Finalize",
-      );
-      throw new ImageRemovalError(
-        `Cannot remove NodeImage "${key}" (${spec.name}) from ${failed.length} of ` +
-          `${locations.length} locations: ${failed.join("; ")}`,
-      );
-    }
-    await this.#options.recorder.event(
-      reference,
-      "Normal",
-      ImageEventReason.Removed,
-      `Removed ${spec.name} from ${
-        locations.length ? `locations ${locations.join(", ")}` : "no locations"
-      }`,
-      "Finalize",
-    );
-    log.info("Removed from every location; removing the finalizer");
-    await patchImageFinalizer(this.#client, image, "remove", signal);
-    return done();
-  }
-
-  async #writeDeletionStatus(
-    image: NodeImage,
-    locations: LocationStatus[],
-    message: string,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const status: OwnedStatus = {
-      state: NodeImageState.Error,
-      conditions: [{
-        type: "Ready",
-        status: "False",
-        reason: "DeletionFailed",
-        message: message.slice(0, 32_000),
-        lastTransitionTime: formatTime(this.#clock.now()),
-      }],
-      locations: locations.length ? locations : locationsOf(image),
-      ready: `0/${locations.length}`,
-      releaseCount: image.status?.releases?.length ?? 0,
-    };
-    await writeOwnedStatus(this.#client, image, () => status, signal);
-  }
-
-  /** Another NodeImage, not being deleted, with the same provider and image name, if any. */
-  #otherUser(key: string, spec: ImageSpec): string | undefined {
-    for (const other of this.#options.nodeImages.list()) {
-      const otherKey = `${other.metadata.namespace}/${other.metadata.name}`;
-      if (otherKey === key || other.metadata.deletionTimestamp) continue;
-      if (other.spec?.provider === spec.provider && other.spec?.name === spec.name) {
-        return otherKey;
-      }
-    }
-    return undefined;
-  }
-
   /** Runs one short platform call with its own deadline, on top of the reconcile's signal. */
-  async #platformCall<T>(
-    signal: AbortSignal,
-    call: (signal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
-    const deadline = new AbortController();
+  #platformCall<T>(signal: AbortSignal, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const timeoutMs = this.#options.platformCallTimeoutMs ?? 120_000;
-    const timer = this.#clock.setTimer(
-      timeoutMs,
-      () => deadline.abort(new Error(`platform call exceeded ${Math.round(timeoutMs / 1000)}s`)),
-    );
-    try {
-      return await call(AbortSignal.any([signal, deadline.signal]));
-    } finally {
-      timer.cancel();
-    }
+    return platformCall(call, { signal, timeoutMs, clock: this.#clock });
   }
 }
 

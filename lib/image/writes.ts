@@ -8,10 +8,12 @@
  *
  * On a failed test (422) or Conflict (409) the object is read again from the API server (not
  * the cache, which may lag), the write recomputed from it, and tried again a bounded number of
- * times; then `ImageWriteConflictError` is thrown and the key is retried with backoff.
+ * times (`retryOnConflict`); then `WriteConflictError` is thrown and the key is retried with
+ * backoff. A NodeImage that is gone is not an error: the writes resolve `undefined`.
  */
 import type { JsonPatchOp, ResourceClient } from "../kube/client.ts";
-import { ConflictError, InvalidError, NotFoundError } from "../kube/errors.ts";
+import { NotFoundError, unlessNotFound } from "../kube/errors.ts";
+import { isWriteConflict, retryOnConflict } from "../kube/retry_on_conflict.ts";
 import { NODE_IMAGE_FINALIZER } from "../names.ts";
 import { addFinalizerOps, removeFinalizerOps } from "../release/finalizer.ts";
 import type { NodeImage } from "../release/objects.ts";
@@ -19,11 +21,6 @@ import { OWNED_FIELDS, type OwnedStatus } from "./status.ts";
 
 /** Annotation that asks for a fresh inventory and re-upload of whatever is missing. */
 export const REFRESH_ANNOTATION = "image.giantswarm.io/refresh";
-
-/** The NodeImage kept changing under our writes. */
-export class ImageWriteConflictError extends Error {
-  override name = "ImageWriteConflictError";
-}
 
 const ATTEMPTS = 6;
 
@@ -108,7 +105,7 @@ export async function removeRefreshAnnotation(
   } catch (error) {
     if (error instanceof NotFoundError) return undefined;
     // Someone set a new value (or removed it) meanwhile: the next reconcile acts on that.
-    if (error instanceof InvalidError || error instanceof ConflictError) return image;
+    if (isWriteConflict(error, true)) return image;
     throw error;
   }
 }
@@ -118,33 +115,23 @@ export function hasImageFinalizer(image: NodeImage): boolean {
   return image.metadata.finalizers?.includes(NODE_IMAGE_FINALIZER) ?? false;
 }
 
+/** Runs `write` on `image`, then on a fresh read after each conflict; `undefined` if gone. */
 async function withRereads(
   client: ResourceClient<NodeImage>,
   image: NodeImage,
   signal: AbortSignal | undefined,
   write: (current: NodeImage) => Promise<NodeImage>,
 ): Promise<NodeImage | undefined> {
-  let current = image;
-  let last: unknown;
-  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    try {
-      return await write(current);
-    } catch (error) {
-      if (error instanceof NotFoundError) return undefined;
-      if (!(error instanceof InvalidError || error instanceof ConflictError)) throw error;
-      last = error;
-    }
-    try {
-      current = await client.get(current.metadata.name!, current.metadata.namespace, signal);
-    } catch (error) {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    }
-  }
-  const key = `${image.metadata.namespace}/${image.metadata.name}`;
-  throw new ImageWriteConflictError(
-    `Cannot update NodeImage "${key}": it changed under each of ${ATTEMPTS} attempts; ` +
-      `retrying with backoff`,
-    { cause: last },
-  );
+  const { name, namespace } = image.metadata;
+  return await unlessNotFound(retryOnConflict(
+    (s) => client.get(name!, namespace, s),
+    write,
+    {
+      start: image,
+      attempts: ATTEMPTS,
+      testOps: true,
+      action: `update NodeImage "${namespace}/${name}"`,
+      signal,
+    },
+  ));
 }

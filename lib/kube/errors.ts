@@ -274,3 +274,16 @@ export function isTransient(error: unknown): boolean {
   if (error instanceof ConnectionError) return true;
   return error instanceof TypeError || (error instanceof Error && error.name === "TimeoutError");
 }
+
+/**
+ * What `work` resolves to, or `undefined` when it fails with NotFound: for writers and readers
+ * to whom an object that is gone is an answer, not an error.
+ */
+export async function unlessNotFound<T>(work: Promise<T>): Promise<T | undefined> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}

@@ -9,14 +9,16 @@
  *   nothing is written.
  * - `remove`: `test` that our finalizer is at the index we saw, then remove that index.
  * - A failed test (the API server answers 422) re-reads the Release from the API server and
- *   patches again, a bounded number of times. A Release that is gone is not an error.
+ *   patches again, a bounded number of times (`retryOnConflict`). A Release that is gone is
+ *   not an error.
  */
 import type { JsonPatchOp, ResourceClient } from "../kube/client.ts";
-import { InvalidError, NotFoundError } from "../kube/errors.ts";
+import { unlessNotFound } from "../kube/errors.ts";
+import { retryOnConflict } from "../kube/retry_on_conflict.ts";
 import { RELEASE_FINALIZER } from "../names.ts";
 import type { Release } from "./objects.ts";
 
-/** A Release kept changing under our finalizer patch, or started deleting before we added it. */
+/** A Release started deleting before we added our finalizer. */
 export class FinalizerPatchError extends Error {
   override name = "FinalizerPatchError";
 }
@@ -63,8 +65,8 @@ export function removeFinalizerOps(
  * Adds or removes the release controller's finalizer.
  * @returns The Release after the patch (or as read, when nothing was needed); `undefined`
  *   when it no longer exists.
- * @throws {FinalizerPatchError} when adding to a Release that is being deleted, or when the
- *   test keeps failing.
+ * @throws {FinalizerPatchError} when adding to a Release that is being deleted.
+ * @throws {WriteConflictError} when the test keeps failing.
  */
 export async function patchReleaseFinalizer(
   client: ResourceClient<Release>,
@@ -73,37 +75,27 @@ export async function patchReleaseFinalizer(
   signal?: AbortSignal,
 ): Promise<Release | undefined> {
   const name = release.metadata.name!;
-  let current = release;
-  let lastFailure: unknown;
-  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    if (change === "add" && current.metadata.deletionTimestamp) {
-      throw new FinalizerPatchError(
-        `Cannot add finalizer to Release "${name}": it is being deleted; planning again`,
-      );
-    }
-    const finalizers = current.metadata.finalizers;
-    const ops = change === "add"
-      ? addFinalizerOps(finalizers, RELEASE_FINALIZER)
-      : removeFinalizerOps(finalizers, RELEASE_FINALIZER);
-    if (!ops) return current;
-    try {
+  return await unlessNotFound(retryOnConflict(
+    (s) => client.get(name, undefined, s),
+    async (current) => {
+      if (change === "add" && current.metadata.deletionTimestamp) {
+        throw new FinalizerPatchError(
+          `Cannot add finalizer to Release "${name}": it is being deleted; planning again`,
+        );
+      }
+      const finalizers = current.metadata.finalizers;
+      const ops = change === "add"
+        ? addFinalizerOps(finalizers, RELEASE_FINALIZER)
+        : removeFinalizerOps(finalizers, RELEASE_FINALIZER);
+      if (!ops) return current;
       return await client.jsonPatch(name, undefined, ops, { signal });
-    } catch (error) {
-      if (error instanceof NotFoundError) return undefined;
-      // A failed `test` op: our copy was stale. Anything else is not ours to retry here.
-      if (!(error instanceof InvalidError)) throw error;
-      lastFailure = error;
-    }
-    try {
-      current = await client.get(name, undefined, signal);
-    } catch (error) {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    }
-  }
-  throw new FinalizerPatchError(
-    `Cannot ${change} finalizer ${RELEASE_FINALIZER} on Release "${name}": the patch was ` +
-      `rejected ${ATTEMPTS} times`,
-    { cause: lastFailure },
-  );
+    },
+    {
+      start: release,
+      attempts: ATTEMPTS,
+      testOps: true,
+      action: `${change} finalizer ${RELEASE_FINALIZER} on Release "${name}"`,
+      signal,
+    },
+  ));
 }

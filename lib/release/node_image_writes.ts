@@ -10,15 +10,18 @@
  *   the API server requires (a status write ignores metadata and vice versa). Each write starts
  *   from the object the previous one returned, so a sequence of writes never loses one of its
  *   own steps (the Go operator's bug §11.1).
- * - On Conflict the object is read again from the API server (not the cache, which may lag)
- *   and the writes are computed again from it, a bounded number of times; then
- *   `NodeImageConflictError` is thrown, so the controller retries the whole key with backoff.
+ * - `writeNodeImage`: on Conflict the object is read again from the API server (not the cache,
+ *   which may lag) and the writes are computed again from it, a bounded number of times
+ *   (`retryOnConflict`); then `WriteConflictError` is thrown, so the controller retries the
+ *   whole key with backoff. `applyNodeImageWrites` makes one pass and lets the Conflict through,
+ *   for callers that re-plan more than the writes (the garbage collector).
  *
  * Caveats: the writes of one call are not atomic together; callers order them so that every
  * intermediate state is safe for the other controller to observe.
  */
 import type { ResourceClient } from "../kube/client.ts";
-import { ConflictError, NotFoundError } from "../kube/errors.ts";
+import { unlessNotFound } from "../kube/errors.ts";
+import { retryOnConflict } from "../kube/retry_on_conflict.ts";
 import type { NodeImage, NodeImageStatus } from "./objects.ts";
 
 /** One write to a NodeImage. */
@@ -28,11 +31,6 @@ export type NodeImageWrite =
 
 /** Computes the writes still needed for the object as it is now; `[]` when none are. */
 export type NodeImageWritePlanner = (image: NodeImage) => NodeImageWrite[];
-
-/** A NodeImage kept changing under our writes for more attempts than allowed. */
-export class NodeImageConflictError extends Error {
-  override name = "NodeImageConflictError";
-}
 
 /** Default number of times the writes are computed and tried before giving up. */
 export const DEFAULT_WRITE_ATTEMPTS = 8;
@@ -45,7 +43,7 @@ export const DEFAULT_WRITE_ATTEMPTS = 8;
  *   fresh read.
  * @param planner Pure: the writes needed for a given object state.
  * @returns The object after the last write, or `undefined` if it no longer exists.
- * @throws {NodeImageConflictError} after `attempts` conflicting rounds.
+ * @throws {WriteConflictError} after `attempts` conflicting rounds.
  */
 export async function writeNodeImage(
   client: ResourceClient<NodeImage>,
@@ -53,33 +51,34 @@ export async function writeNodeImage(
   planner: NodeImageWritePlanner,
   options: { attempts?: number; signal?: AbortSignal } = {},
 ): Promise<NodeImage | undefined> {
-  const attempts = options.attempts ?? DEFAULT_WRITE_ATTEMPTS;
   const { name, namespace } = image.metadata;
+  const signal = options.signal;
+  return await unlessNotFound(retryOnConflict(
+    (s) => client.get(name!, namespace, s),
+    (current) => applyNodeImageWrites(client, current, planner(current), signal),
+    {
+      start: image,
+      attempts: options.attempts ?? DEFAULT_WRITE_ATTEMPTS,
+      action: `update NodeImage "${namespace}/${name}"`,
+      signal,
+    },
+  ));
+}
+
+/**
+ * Makes `writes` in order, each conditional on the object the previous one returned.
+ * @returns The object after the last write (`image` when there are none).
+ * @throws {ConflictError} when `image` (or a later step) was stale; nothing after it is written.
+ */
+export async function applyNodeImageWrites(
+  client: ResourceClient<NodeImage>,
+  image: NodeImage,
+  writes: readonly NodeImageWrite[],
+  signal?: AbortSignal,
+): Promise<NodeImage> {
   let current = image;
-  let lastConflict: ConflictError | undefined;
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    try {
-      for (const write of planner(current)) {
-        current = await apply(client, current, write, options.signal);
-      }
-      return current;
-    } catch (error) {
-      if (error instanceof NotFoundError) return undefined;
-      if (!(error instanceof ConflictError)) throw error;
-      lastConflict = error;
-      try {
-        current = await client.get(name!, namespace, options.signal);
-      } catch (readError) {
-        if (readError instanceof NotFoundError) return undefined;
-        throw readError;
-      }
-    }
-  }
-  throw new NodeImageConflictError(
-    `Cannot update NodeImage "${namespace}/${name}": it changed under each of ${attempts} ` +
-      `attempts; retrying with backoff`,
-    { cause: lastConflict },
-  );
+  for (const write of writes) current = await apply(client, current, write, signal);
+  return current;
 }
 
 async function apply(

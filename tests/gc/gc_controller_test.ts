@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { NodeImageGarbageCollector } from "../../lib/gc/controller.ts";
 import { formatLastUsed } from "../../lib/gc/last_used.ts";
 import { EventRecorder } from "../../lib/kube/events.ts";
+import { WriteConflictError } from "../../lib/kube/retry_on_conflict.ts";
 import { Store } from "../../lib/kube/store.ts";
 import { LAST_USED_ANNOTATION, RELEASE_FINALIZER } from "../../lib/names.ts";
 import type { NodeImage } from "../../lib/release/objects.ts";
@@ -255,4 +256,67 @@ Deno.test("conflicts on every collector write still end in exactly one mark and 
     assert.match(orphaned[0].note, /will be deleted at/);
     assert.ok(stamped.endsWith("Z"));
   });
+});
+
+/** A collector reconciling straight from a cache holding `image`, recording its requests. */
+function collectorFor(cluster: TestCluster, image: NodeImage, clock: FakeClock) {
+  const store = new Store<NodeImage>();
+  store.apply({
+    type: "Restarted",
+    objects: [structuredClone(image)],
+    resourceVersion: image.metadata.resourceVersion!,
+  });
+  const transport = new RecordingTransport(cluster.transport);
+  const collector = new NodeImageGarbageCollector({
+    transport,
+    nodeImages: store,
+    retentionMs: DAY,
+    clock,
+    recorder: new EventRecorder({ transport, reportingInstance: "test", clock }),
+  });
+  const reconcile = () =>
+    collector.reconcile(`${TEST_NAMESPACE}/${IMAGE}`, new AbortController().signal);
+  const count = (method: string) =>
+    transport.calls().filter((r) => r.method === method && r.path.includes("/nodeimages")).length;
+  return { reconcile, count };
+}
+
+Deno.test("one retry loop: each conflicting round is one fresh read, and the rounds are bounded", async (t) => {
+  await t.step("three conflicts: three reads, then the mark in one pass", async () => {
+    await withCluster(async (cluster) => {
+      const image = await createImage(cluster, IMAGE, { releases: [], state: "Available" });
+      const clock = new FakeClock();
+      const { reconcile, count } = collectorFor(cluster, image, clock);
+      cluster.server.faults.failNext({ verb: "patch", resource: "nodeimages" }, { code: 409 }, 3);
+      const result = await reconcile();
+      assert.deepEqual(result, { requeueAfterMs: DAY }, "marked, then waits out the retention");
+      assert.equal(count("GET"), 3);
+      assert.equal(count("PATCH"), 3 + 2, "three rejected, then annotation and status");
+      assert.equal((await cluster.image(IMAGE))?.status?.state, "AwaitingDeletion");
+    });
+  });
+  await t.step(
+    "conflicts on every round: 8 attempts, 7 reads, then WriteConflictError",
+    async () => {
+      await withCluster(async (cluster) => {
+        const image = await createImage(cluster, IMAGE, { releases: [], state: "Available" });
+        const clock = new FakeClock();
+        const { reconcile, count } = collectorFor(cluster, image, clock);
+        cluster.server.faults.failNext(
+          { verb: "patch", resource: "nodeimages" },
+          { code: 409 },
+          100,
+        );
+        await assert.rejects(reconcile(), (error: unknown) => {
+          assert.ok(error instanceof WriteConflictError);
+          assert.equal(error.attempts, 8);
+          assert.match(error.message, /^Cannot collect NodeImage "[^"]+": it changed under each/);
+          return true;
+        });
+        assert.equal(count("PATCH"), 8, "one write per round, no inner retries");
+        assert.equal(count("GET"), 7);
+        assert.equal((await cluster.image(IMAGE))?.status?.state, "Available");
+      });
+    },
+  );
 });

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { NAMESPACES } from "../../lib/kube/resource.ts";
 import { ResourceClient } from "../../lib/kube/client.ts";
 import { NODE_IMAGE_FINALIZER } from "../../lib/names.ts";
+import type { LocationStatus } from "../../lib/image/status.ts";
 import type { NodeImage } from "../../lib/release/objects.ts";
 import { type TestCluster, withCluster } from "../release/_cluster.ts";
 import { defaultImageName, nodeImage } from "../support/builders.ts";
@@ -194,6 +195,45 @@ suite.test("deleting a NodeImage during its transfer cancels it, cleans up, and 
     await cluster.waitFor("other gone", async () => (await cluster.image(other)) === undefined);
     assert.deepEqual(catalog.partials(), []);
     assert.equal(catalog.active, 0);
+    await run.stop();
+  }));
+
+suite.test("a removal that fails keeps the finalizer, reports the location, and is retried until it succeeds", (server) =>
+  withSetup(server, async ({ cluster, bucket, resolver, catalog }) => {
+    catalog.bytesPerSecond = Infinity;
+    await bucket.putImage("capv", specName(NAME), imageBytes("ova"));
+    const run = await runImageController(cluster, { catalogs: [catalog], resolver });
+    await createImage(cluster, NAME);
+    await cluster.waitFor("Available", imageWhere(cluster, NAME, allAvailable));
+    catalog.failNext("remove", "template is locked", { location: "dc-b", count: 2 });
+    await cluster.nodeImages.delete(NAME, TEST_NAMESPACE);
+    await cluster.waitFor("NodeImage gone", async () => (await cluster.image(NAME)) === undefined);
+    for (const location of LOCATIONS) {
+      assert.equal(catalog.items(location).get(specName(NAME)), undefined, location);
+    }
+    assert.equal(catalog.count("remove", "dc-b"), 3, "two failures, then the retry that worked");
+
+    // While it failed, the status said where and why, and the finalizer stayed.
+    const failedWrites = run.transport.calls().filter((r) =>
+      r.method === "PATCH" && r.path.endsWith("/status") &&
+      /remove failed: [^"]*template is locked/.test(JSON.stringify(r.body))
+    );
+    assert.ok(failedWrites.length >= 1, "the failure was written to status");
+    const status = (failedWrites[0].body as { path: string; value: unknown }[])
+      .find((op) => op.path === "/status/locations")?.value as LocationStatus[];
+    assert.deepEqual(status.map((l) => [l.name, l.state]), [
+      ["dc-a", "Deleted"],
+      ["dc-b", "Error"],
+      ["dc-c", "Deleted"],
+    ]);
+    const finalizerPatches = run.transport.calls().filter((r) =>
+      r.method === "PATCH" && !r.path.endsWith("/status") &&
+      JSON.stringify(r.body).includes(`"op":"remove"`)
+    );
+    assert.equal(finalizerPatches.length, 1, "the finalizer went once, after the success");
+    const reasons = (await cluster.eventsAbout(NAME)).map((e) => `${e.type} ${e.reason}`);
+    assert.ok(reasons.includes("Warning RemoveFailed"), reasons.join(", "));
+    assert.ok(reasons.includes("Normal Removed"), reasons.join(", "));
     await run.stop();
   }));
 

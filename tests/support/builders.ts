@@ -136,6 +136,11 @@ export class NodeImageBuilder {
     return this;
   }
 
+  withFinalizers(...finalizers: string[]): this {
+    this.#object.metadata.finalizers = [...finalizers];
+    return this;
+  }
+
   /** uid and resourceVersion, as a read from the API server would carry them. */
   withVersion(uid: string, resourceVersion: string): this {
     this.#object.metadata.uid = uid;
