@@ -27,17 +27,17 @@ import {
   type TransferProgress,
   UnknownLocationError,
 } from "../types.ts";
+import { createHttpClient, type HttpClient } from "../_http/mod.ts";
 import { ProxmoxClient } from "./client.ts";
 import { createTemplate } from "./create.ts";
 import { classify, ClusterResources, type ClusterVm, ownedItem } from "./inventory.ts";
 import { assertVmName } from "./names.ts";
 import { DEFAULT_TASK_DEADLINE_MS, DEFAULT_TASK_DELAYS_MS } from "./tasks.ts";
-import { type ProxmoxTransport, UndiciTransport } from "./transport.ts";
 import { deleteImportFile, destroyVm, type NamedLocation, type OpsContext } from "./vm_ops.ts";
 
 export interface ProxmoxProviderOptions {
-  /** Replaces the undici transport (tests); TLS options are then the transport's business. */
-  transport?: ProxmoxTransport;
+  /** Replaces the platform HTTP client (tests); TLS options are then the fake's business. */
+  http?: HttpClient;
   /** PEM CA bundle; overrides `credentials.caCert`. */
   ca?: string;
   clock?: Clock;
@@ -77,9 +77,8 @@ export class ProxmoxProvider implements Provider {
   constructor(config: ProxmoxConfig, options: ProxmoxProviderOptions = {}) {
     const { credentials } = config;
     const clock = options.clock ?? realClock;
-    const transport = options.transport ?? new UndiciTransport({
-      ca: options.ca ?? credentials.caCert,
-      insecure: credentials.insecure,
+    const http = options.http ?? createHttpClient({
+      tls: { ca: options.ca ?? credentials.caCert, insecure: credentials.insecure },
     });
     const client = new ProxmoxClient({
       host: credentials.url,
@@ -87,7 +86,7 @@ export class ProxmoxProvider implements Provider {
       realm: credentials.realm,
       tokenId: credentials.tokenId,
       secret: credentials.secret,
-      transport,
+      http,
       timeoutMs: options.requestTimeoutMs,
     });
     this.#ops = {

@@ -76,17 +76,28 @@ Deno.test("image names that are not DNS names are refused before any platform ca
 });
 
 Deno.test("URL query strings are redacted from Proxmox messages and task logs", async (t) => {
-  const { redactUrlQueries } = await import("../../providers/proxmox/errors.ts");
-  const cases: [string, string][] = [
-    [
-      "downloading https://b.s3.eu-west-1.amazonaws.com/capmox/x.qcow2?X-Amz-Signature=abc&X-Amz-Credential=k to /var/lib/vz/import/x.qcow2",
-      "downloading https://b.s3.eu-west-1.amazonaws.com/capmox/x.qcow2?<query redacted> to /var/lib/vz/import/x.qcow2",
-    ],
-    ["url 'http://127.0.0.1:9000/b/k?sig=1'", "url 'http://127.0.0.1:9000/b/k?<query redacted>'"],
-    ["no URL here", "no URL here"],
-    ["https://host/path without query", "https://host/path without query"],
-  ];
-  for (const [input, expected] of cases) {
-    await t.step(input.slice(0, 40), () => assert.equal(redactUrlQueries(input), expected));
-  }
+  // The redaction itself is `lib/redact.ts` (tests/redact_test.ts); these are the Proxmox
+  // places that must use it.
+  const { ProxmoxApiError, ProxmoxTaskError } = await import("../../providers/proxmox/mod.ts");
+  const line =
+    "downloading https://b.s3.eu-west-1.amazonaws.com/capmox/x.qcow2?X-Amz-Signature=abc&X-Amz-Credential=k to /var/lib/vz/import/x.qcow2";
+  const clean =
+    "downloading https://b.s3.eu-west-1.amazonaws.com/capmox/x.qcow2?<query redacted> to /var/lib/vz/import/x.qcow2";
+  await t.step("task error message, exit status and log", () => {
+    const error = new ProxmoxTaskError(`task failed: ${line}`, "UPID:x", line, [
+      line,
+      "TASK ERROR",
+    ]);
+    assert.equal(error.message, `task failed: ${clean}`);
+    assert.equal(error.exitStatus, clean);
+    assert.deepEqual(error.logTail, [clean, "TASK ERROR"]);
+  });
+  await t.step("API error detail and parameter errors", () => {
+    const error = new ProxmoxApiError("POST /x", 500, line, {
+      url: "url 'http://127.0.0.1:9000/b/k?sig=1'",
+    });
+    assert.equal(error.detail, clean);
+    assert.equal(error.errors.url, "url 'http://127.0.0.1:9000/b/k?<query redacted>'");
+    assert.ok(!error.message.includes("X-Amz-Signature") && !error.message.includes("sig=1"));
+  });
 });
