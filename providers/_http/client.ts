@@ -97,7 +97,7 @@ export class UndiciHttpClient implements HttpClient {
       timers.sending(total, () => sent);
       body = countedBody(req.body, total, {
         request: req,
-        interrupted: timers.interrupted,
+        race: (promise) => timers.race(promise),
         activity: () => timers.poke(),
         progress: (n, t) => {
           sent = n;
@@ -134,7 +134,7 @@ export class UndiciHttpClient implements HttpClient {
       let received = 0;
       timers.receiving(() => received);
       const bytes = await readWhole(response.body, {
-        interrupted: timers.interrupted,
+        race: (promise) => timers.race(promise),
         activity: (n) => {
           received = n;
           timers.poke();

@@ -2,13 +2,14 @@
  * Reading a (small) response body whole.
  *
  * Under Deno an aborted undici body may never error or end (runtime notes), so every read is
- * raced against `interrupted`; on any failure the body is destroyed, which frees the socket.
+ * raced against the request's abort (`race`); on any failure the body is destroyed, which frees
+ * the socket.
  */
 import type { Readable } from "node:stream";
 
 export interface ReadLimits {
-  /** Rejects when the request is aborted or times out. */
-  interrupted: Promise<never>;
+  /** `promise`, or a rejection once the request is aborted or times out. */
+  race<T>(promise: Promise<T>): Promise<T>;
   /** Called with the bytes received so far after each chunk (feeds the idle watchdog). */
   activity(received: number): void;
   /** Largest body accepted. */
@@ -24,7 +25,7 @@ export async function readWhole(body: Readable, limits: ReadLimits): Promise<Uin
   const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
   try {
     for (;;) {
-      const { done, value } = await Promise.race([iterator.next(), limits.interrupted]);
+      const { done, value } = await limits.race(iterator.next());
       if (done) break;
       length += value.byteLength;
       if (length > limits.maxBytes) throw limits.tooLarge();

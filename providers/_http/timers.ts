@@ -6,16 +6,14 @@
  * Progress only records a time (`poke`); the timer re-arms itself lazily when it fires early,
  * so a 2 GiB transfer in 64 KiB chunks does not create and clear 32 768 timers.
  */
-import { interruption } from "../../lib/abort.ts";
 import { HttpTransportError } from "./errors.ts";
 import type { HttpRequest, HttpTimeouts } from "./types.ts";
 
 export class RequestTimers {
   /** Aborted by the caller's signal, a timeout, or `stop`. */
   readonly signal: AbortSignal;
-  /** Rejects once `signal` aborts (for racing reads that may never end on their own). */
-  readonly interrupted: Promise<never>;
   readonly #controller = new AbortController();
+  readonly #waiting = new Set<(reason: unknown) => void>();
   readonly #request: HttpRequest;
   readonly #timeouts: HttpTimeouts;
   #timer?: ReturnType<typeof setTimeout>;
@@ -29,7 +27,25 @@ export class RequestTimers {
     this.signal = request.signal
       ? AbortSignal.any([request.signal, this.#controller.signal])
       : this.#controller.signal;
-    this.interrupted = interruption(this.signal);
+    this.signal.addEventListener("abort", () => {
+      for (const reject of this.#waiting) reject(this.signal.reason);
+      this.#waiting.clear();
+    }, { once: true });
+  }
+
+  /**
+   * `promise`, or a rejection with the abort reason as soon as `signal` aborts: for reads that
+   * may never end on their own (an aborted undici body under Deno, a stalled source).
+   *
+   * Not `Promise.race` with one long-lived "aborted" promise: every race would leave a reaction
+   * on it holding the settled read, so a 2 GiB upload would keep every chunk it sent.
+   */
+  race<T>(promise: Promise<T>): Promise<T> {
+    if (this.signal.aborted) return Promise.reject(this.signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      this.#waiting.add(reject);
+      promise.then(resolve, reject).finally(() => this.#waiting.delete(reject));
+    });
   }
 
   /** The timeout error that aborted the request, if one did. */

@@ -8,7 +8,7 @@
  *   full), so memory stays flat whatever the body's size.
  * - More bytes than `total` fails before the extra chunk is sent; fewer fails when the source
  *   ends; both with an `HttpTransportError` of kind `body-length`.
- * - Waiting for the source ends when `interrupted` rejects (abort, timeout); then, and on any
+ * - Waiting for the source ends when the request aborts or times out (`race`); then, and on any
  *   failure, the source is cancelled, so an S3 download behind it stops too.
  */
 import { HttpTransportError } from "./errors.ts";
@@ -17,8 +17,8 @@ import type { HttpMethod } from "./types.ts";
 export interface UploadHooks {
   /** What the request is, for error messages. */
   request: { method: HttpMethod; url: string; secretPath?: boolean };
-  /** Rejects when the request is aborted or times out. */
-  interrupted: Promise<never>;
+  /** `promise`, or a rejection once the request is aborted or times out. */
+  race<T>(promise: Promise<T>): Promise<T>;
   /** Called for each chunk handed over (feeds the idle watchdog). */
   activity(): void;
   /** Called with bytes sent so far after each chunk was written. */
@@ -38,7 +38,7 @@ export async function* countedBody(
   let complete = false;
   try {
     for (;;) {
-      const { done, value } = await Promise.race([reader.read(), hooks.interrupted]);
+      const { done, value } = await hooks.race(reader.read());
       if (done) break;
       if (value.byteLength === 0) continue;
       if (sent + value.byteLength > total) {
