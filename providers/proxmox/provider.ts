@@ -9,6 +9,10 @@
  *   `inventory.ts`); our own writes invalidate it.
  * - Our half-made VMs carry the tag `ido-partial` (see `names.ts`); `cleanupPartial` and
  *   `ensure` remove them, and a destroy happens only after the VM's config shows our marker.
+ * - Import files are named per location (`<image>_<location>.qcow2`), and every step deletes
+ *   only its own location's file (plus a legacy `<image>.qcow2`, see `importFilesOf`), so
+ *   locations on nodes that share an import storage never block or delete each other's
+ *   downloads.
  *
  * Assumptions: one operator instance acts on a cluster at a time (leader election), and the
  * controller does not run `ensure`, `remove` and `cleanupPartial` for the same image and
@@ -33,7 +37,13 @@ import { createTemplate } from "./create.ts";
 import { classify, ClusterResources, type ClusterVm, ownedItem } from "./inventory.ts";
 import { assertVmName } from "./names.ts";
 import { DEFAULT_TASK_DEADLINE_MS, DEFAULT_TASK_DELAYS_MS } from "./tasks.ts";
-import { deleteImportFile, destroyVm, type NamedLocation, type OpsContext } from "./vm_ops.ts";
+import {
+  deleteImportFiles,
+  destroyVm,
+  importFilesOf,
+  type NamedLocation,
+  type OpsContext,
+} from "./vm_ops.ts";
 
 export interface ProxmoxProviderOptions {
   /** Replaces the platform HTTP client (tests); TLS options are then the fake's business. */
@@ -169,7 +179,12 @@ export class ProxmoxProvider implements Provider {
     try {
       const vms = await this.#resources.fresh(signal);
       await this.#removeOurs(vms, image.name, loc, { partialOnly: false }, signal);
-      await deleteImportFile(this.#ops, loc, image.name, signal);
+      await deleteImportFiles(
+        this.#ops,
+        loc,
+        importFilesOf(loc, image.name, { legacy: true }),
+        signal,
+      );
     } finally {
       this.#resources.invalidate();
     }
@@ -185,7 +200,12 @@ export class ProxmoxProvider implements Provider {
         if (vm.type !== "qemu" || vm.node !== loc.node || vm.name !== undefined) continue;
         await destroyVm(this.#ops, loc.node, vm.vmid, { imageName: image.name }, signal);
       }
-      await deleteImportFile(this.#ops, loc, image.name, signal);
+      await deleteImportFiles(
+        this.#ops,
+        loc,
+        importFilesOf(loc, image.name, { legacy: true }),
+        signal,
+      );
     } finally {
       this.#resources.invalidate();
     }

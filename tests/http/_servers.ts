@@ -122,15 +122,6 @@ export function byteStream(
   return { stream, pulled: () => pulled, cancelled: () => cancelled };
 }
 
-/** Resolves when `check()` is true; rejects after `ms` (a bounded wait, not a timing check). */
-export async function until(check: () => boolean, ms = 5_000, what = "condition"): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 /** The settled outcome of `promise`, or a failure when it has not settled after `ms`. */
 export async function settled<T>(
   promise: Promise<T>,
@@ -149,3 +140,5 @@ export async function settled<T>(
     clearTimeout(timer);
   }
 }
+
+export { until } from "../support/until.ts";
