@@ -86,7 +86,8 @@ export class UndiciHttpClient implements HttpClient {
     req.signal?.throwIfAborted();
     const timers = new RequestTimers(req, { ...this.#timeouts, ...req.timeouts });
     const headers = { ...req.headers };
-    let body: string | Uint8Array | AsyncGenerator<Uint8Array> | undefined;
+    let upload: AsyncGenerator<Uint8Array> | undefined;
+    let uploaded = false;
     if (req.body instanceof ReadableStream) {
       const total = req.contentLength!;
       for (const name of Object.keys(headers)) {
@@ -95,7 +96,7 @@ export class UndiciHttpClient implements HttpClient {
       headers["content-length"] = String(total);
       let sent = 0;
       timers.sending(total, () => sent);
-      body = countedBody(req.body, total, {
+      upload = countedBody(req.body, total, {
         request: req,
         race: (promise) => timers.race(promise),
         activity: () => timers.poke(),
@@ -103,12 +104,15 @@ export class UndiciHttpClient implements HttpClient {
           sent = n;
           req.onUploadProgress?.(n, t);
         },
-        finished: () => timers.awaitingResponse(),
+        finished: () => {
+          uploaded = true;
+          timers.awaitingResponse();
+        },
       });
     } else {
-      body = req.body;
       timers.awaitingResponse();
     }
+    const body = upload ?? req.body as string | Uint8Array | undefined;
 
     try {
       const response = await undiciRequest(url, {
@@ -151,14 +155,19 @@ export class UndiciHttpClient implements HttpClient {
     } catch (error) {
       const failure = this.#failure(req, timers, error);
       timers.stop(failure);
-      // A body suspended at `yield` (undici waiting for a drain that will not come) finishes
-      // now, which cancels its source; one still reading was released by `stop`.
-      if (typeof body === "object" && Symbol.asyncIterator in body) {
-        body.return(undefined).catch(() => {});
-      }
       throw failure;
     } finally {
       timers.disarm();
+      // An upload that did not finish (a failure, or an answer before the whole body was sent)
+      // must not keep its source open: a body suspended at `yield`, where undici waits for a
+      // drain that will not come, finishes now and cancels it; one still reading was released
+      // by `stop` or ends with the request.
+      if (upload && !uploaded) {
+        timers.stop(
+          new HttpTransportError("body-length", req, "answered before the whole body was sent"),
+        );
+        upload.return(undefined).catch(() => {});
+      }
     }
   }
 

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createHttpClient, HttpTransportError } from "../../providers/_http/mod.ts";
-import { byteStream, drain, settled, startServer } from "./_servers.ts";
+import { byteStream, drain, settled, startServer, until } from "./_servers.ts";
 
 async function countingServer() {
   const received: number[] = [];
@@ -131,6 +131,35 @@ Deno.test("string and byte bodies are sent as they are", async () => {
     });
     assert.deepEqual(bodies, ["<Envelope/>", "bytes"]);
     assert.equal(server.requests[0].headers["content-length"], "11");
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+Deno.test("an answer before the whole body was sent releases the source", async () => {
+  // VCD and ESXi answer 401 or 404 at once, without reading an upload.
+  const server = await startServer((_req, res) => {
+    res.writeHead(401, { connection: "close" });
+    res.end("session expired");
+  });
+  const client = createHttpClient();
+  const total = 256 * 1024 * 1024;
+  const source = byteStream(total);
+  try {
+    const outcome = await settled(client.request({
+      method: "PUT",
+      url: `${server.origin}/transfer/x`,
+      body: source.stream,
+      contentLength: total,
+    }));
+    // Depending on when the server's close reaches the client, the 401 arrives or the
+    // connection reset does; either way the request ends and the source is let go.
+    if (outcome.error) {
+      assert.ok(outcome.error instanceof HttpTransportError, String(outcome.error));
+    } else assert.equal(outcome.value?.status, 401);
+    await until(() => source.cancelled(), 5_000, "the source to be cancelled");
+    assert.ok(source.pulled() < total);
   } finally {
     await client.close();
     await server.close();
