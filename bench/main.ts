@@ -2,8 +2,9 @@
  * `deno task bench`: prints figures, never pass/fail. Each figure that can be compared is shown
  * with a baseline measured in the same run.
  *
- * Usage: deno task bench [watch] [release] [image] [proxmox]   (all when none given)
+ * Usage: deno task bench [watch] [release] [image] [proxmox] [http]   (all when none given)
  */
+import { benchHttpUpload } from "./http_upload.ts";
 import { benchImageTransfers } from "./image_transfers.ts";
 import { benchProxmoxSteps } from "./proxmox_steps.ts";
 import { benchReleaseColdStart } from "./release_cold_start.ts";
@@ -14,6 +15,7 @@ const benches: Record<string, () => Promise<void>> = {
   release: () => benchReleaseColdStart(),
   image: () => benchImageTransfers(),
   proxmox: () => benchProxmoxSteps(),
+  http: () => benchHttpUpload(),
 };
 
 const selected = Deno.args.length ? Deno.args : Object.keys(benches);

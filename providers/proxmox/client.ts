@@ -13,9 +13,9 @@
  *   token-made UPID or a volid with `/` stays one segment.
  */
 import type { Secret } from "../../lib/config/secret.ts";
+import { type HttpClient, type HttpMethod, HttpTransportError } from "../_http/mod.ts";
 import { ProviderUnavailableError } from "../types.ts";
 import { errorFromResponse } from "./errors.ts";
-import type { ProxmoxMethod, ProxmoxTransport } from "./transport.ts";
 
 export type ProxmoxParams = Record<string, string | number | boolean | undefined>;
 
@@ -26,7 +26,8 @@ export interface ProxmoxClientOptions {
   realm: string;
   tokenId: string;
   secret: Secret;
-  transport: ProxmoxTransport;
+  /** The platform HTTP client (`providers/_http/`), or a fake in tests. */
+  http: HttpClient;
   /** Per-request limit; the Go operator used 30 s. */
   timeoutMs?: number;
 }
@@ -35,14 +36,14 @@ export class ProxmoxClient {
   /** `https://host:port/api2/json`. */
   readonly baseUrl: string;
   readonly #authorization: string;
-  readonly #transport: ProxmoxTransport;
+  readonly #http: HttpClient;
   readonly #timeoutMs: number;
 
   constructor(options: ProxmoxClientOptions) {
     this.baseUrl = `https://${options.host}/api2/json`;
     this.#authorization =
       `PVEAPIToken=${options.user}@${options.realm}!${options.tokenId}=${options.secret.reveal()}`;
-    this.#transport = options.transport;
+    this.#http = options.http;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
@@ -63,11 +64,11 @@ export class ProxmoxClient {
   }
 
   close(): Promise<void> {
-    return this.#transport.close();
+    return this.#http.close();
   }
 
   async #send<T>(
-    method: ProxmoxMethod,
+    method: HttpMethod,
     path: string,
     query: ProxmoxParams | undefined,
     form: ProxmoxParams | undefined,
@@ -95,7 +96,7 @@ export class ProxmoxClient {
     const combined = AbortSignal.any([signal, timeout.signal]);
     let response;
     try {
-      response = await this.#transport.request({ method, url, headers, body, signal: combined });
+      response = await this.#http.request({ method, url, headers, body, signal: combined });
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       const reason = timeout.signal.aborted ? timeout.signal.reason : error;
@@ -149,6 +150,8 @@ function encodeParams(params: ProxmoxParams): string {
 }
 
 function describe(error: unknown): string {
+  // The HTTP client's message repeats method and URL, which ours already names.
+  if (error instanceof HttpTransportError) return error.detail;
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
     return code && !error.message.includes(String(code))

@@ -1,15 +1,16 @@
 /**
  * Building one template from a qcow2 in the object store (issue 6 item 3), step by step:
  *
- * 1. clean import file: a leftover `<image>.qcow2` from a crash would make download-url
- *    refuse forever (§11.7), so it goes first;
+ * 1. clean import file: a leftover of this location's `<image>_<location>.qcow2` from a crash
+ *    would make download-url refuse forever (§11.7), so it goes first, with a legacy
+ *    `<image>.qcow2` (see `importFilesOf`); another location's file is never touched;
  * 2. download: `download-url` with `content=import` and, when the digest is known, `checksum`
  *    and `checksum-algorithm`; the node pulls from the URL itself (no bytes through us);
  * 3. allocate VMID + create VM: `nextid`, then create with the name, shape, tag `ido-partial`
  *    and our description; "already exists" (another client took the id) retries with a fresh id;
  * 4. import disk: asynchronous POST config `scsi0=<pool>:0,import-from=<storage>:import/<file>`;
  * 5. boot order; 6. convert to template; 7. tags (version tags replace `ido-partial`);
- * 8. delete import file.
+ * 8. delete import file (this location's own file only).
  *
  * Guarantees: any failure after step 1 destroys the VM we created (purge; only after checking it
  * carries our marker) and deletes the import file; the thrown error names the step, and for task
@@ -32,8 +33,9 @@ import { vmReference } from "./inventory.ts";
 import { importFileName, importVolid, PARTIAL_TAG, versionTags, vmDescription } from "./names.ts";
 import { ProxmoxTaskError } from "./tasks.ts";
 import {
-  deleteImportFile,
+  deleteImportFiles,
   destroyVm,
+  importFilesOf,
   type NamedLocation,
   type OpsContext,
   runTask,
@@ -64,7 +66,7 @@ export async function createTemplate(
 ): Promise<string> {
   const { image, location, source, progress } = request;
   const node = location.node;
-  const file = importFileName(image.name);
+  const file = importFileName(image.name, location.name);
   let vmid: number | undefined;
   let step = "clean import file";
 
@@ -81,7 +83,13 @@ export async function createTemplate(
     await run(
       "clean import file",
       `removing a leftover ${file} on ${node}`,
-      () => deleteImportFile(ops, location, image.name, signal),
+      () =>
+        deleteImportFiles(
+          ops,
+          location,
+          importFilesOf(location, image.name, { legacy: true }),
+          signal,
+        ),
     );
 
     await run("download", `downloading on ${node}`, async () => {
@@ -153,7 +161,7 @@ export async function createTemplate(
         ops,
         ops.client.post<string | null>(config, {
           scsi0: `${location.storagePool}:0,import-from=${
-            importVolid(location.importStorage, image.name)
+            importVolid(location.importStorage, file)
           }`,
         }, signal),
         signal,
@@ -184,7 +192,7 @@ export async function createTemplate(
     await run(
       "delete import file",
       `removing ${file} from ${location.importStorage}`,
-      () => deleteImportFile(ops, location, image.name, signal),
+      () => deleteImportFiles(ops, location, [file], signal),
     );
 
     return vmReference(node, id);
@@ -217,7 +225,7 @@ export function vmParams(vmid: number, image: ImageSpec, location: NamedLocation
   return params;
 }
 
-/** Destroys our VM and the import file; returns what went wrong, if anything. */
+/** Destroys our VM and this location's import file; returns what went wrong, if anything. */
 async function rollBack(
   ops: OpsContext,
   location: NamedLocation,
@@ -234,7 +242,7 @@ async function rollBack(
     }
   }
   try {
-    await deleteImportFile(ops, location, imageName, signal);
+    await deleteImportFiles(ops, location, [importFileName(imageName, location.name)], signal);
   } catch (error) {
     problems.push(`deleting the import file failed: ${(error as Error).message}`);
   }

@@ -11,20 +11,12 @@
  * from the reason phrase of servers older than libpve-http-server-perl 5.2.0). They never carry
  * the token secret: it only ever travels in the Authorization header.
  */
+import { redactUrlsIn } from "../../lib/redact.ts";
 import { PlatformError, ProviderUnavailableError } from "../types.ts";
 
 /** Proxmox refused our API token (HTTP 401). */
 export class ProxmoxAuthError extends ProviderUnavailableError {
   override name = "ProxmoxAuthError";
-}
-
-/**
- * Removes the query string of every URL in `text`. Proxmox echoes the download URL in task logs
- * and errors ("downloading https://…?X-Amz-Signature=… to …"); a presigned S3 URL is a bearer
- * credential for the object, so it must not reach status, Events or logs.
- */
-export function redactUrlQueries(text: string): string {
-  return text.replace(/(https?:\/\/[^\s?"'<>]+)\?[^\s"'<>]*/g, "$1?<query redacted>");
 }
 
 /** Proxmox answered a request with an error status. */
@@ -43,9 +35,11 @@ export class ProxmoxApiError extends PlatformError {
     detail: string,
     errors: Record<string, string> = {},
   ) {
-    detail = redactUrlQueries(detail);
+    // Proxmox echoes the download URL in its messages; a presigned S3 URL is a bearer
+    // credential for the object, so it must not reach status, Events or logs.
+    detail = redactUrlsIn(detail);
     errors = Object.fromEntries(
-      Object.entries(errors).map(([k, v]) => [k, redactUrlQueries(v)]),
+      Object.entries(errors).map(([k, v]) => [k, redactUrlsIn(v)]),
     );
     const params = Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join("; ");
     super(`Proxmox ${what} failed: ${status} ${detail}${params ? ` (${params})` : ""}`);
@@ -78,7 +72,7 @@ export function errorFromResponse(
 ): Error {
   const { message, errors } = decodeErrorBody(body);
   // Servers before libpve-http-server-perl 5.2.0 put the message only in the reason phrase.
-  const detail = (message || statusText || "no message").trim();
+  const detail = redactUrlsIn((message || statusText || "no message").trim());
   if (status === 401) {
     return new ProxmoxAuthError(
       `Proxmox ${what} failed: 401 ${detail}: the API token was refused (check user, realm, ` +

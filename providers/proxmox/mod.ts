@@ -48,8 +48,6 @@ export { ProxmoxApiError, ProxmoxAuthError } from "./errors.ts";
 export { ProxmoxCreateError } from "./create.ts";
 export { parseUpid, ProxmoxTaskError, waitForTask } from "./tasks.ts";
 export { PARTIAL_TAG, sanitiseTag, versionTags } from "./names.ts";
-export type { ProxmoxHttpRequest, ProxmoxHttpResponse, ProxmoxTransport } from "./transport.ts";
-export { UndiciTransport } from "./transport.ts";
 export {
   PROXMOX_DEFAULTS,
   PROXMOX_VM_DEFAULTS,

@@ -8,6 +8,7 @@
  * `/cluster/resources`, so inventory needs no extra call to tell the two apart. A same-named VM
  * without the tag is somebody else's: never counted, never touched.
  */
+import { createHash } from "node:crypto";
 import { PlatformError } from "../types.ts";
 
 /** Tag on a VM while we build it; removed by the final tags write. */
@@ -21,17 +22,46 @@ export function vmDescription(objectKey: string): string {
   return `${DESCRIPTION_MARKER} for NodeImage ${objectKey}.`;
 }
 
+/** Longest file name Proxmox's `download-url` accepts. */
+const MAX_FILE_NAME = 255;
+const EXTENSION = ".qcow2";
+
 /**
- * The file `download-url` writes: `<image>.qcow2`, normalised as Proxmox does (characters
- * outside `[a-zA-Z0-9_.-]` become `_`), so the volid we compute is the one the node stores.
+ * The file `download-url` writes for `imageName` in `locationName`: `<image>_<location>.qcow2`.
+ *
+ * Several nodes can share one import storage (NFS, CephFS), so the file carries the location:
+ * two locations importing the same image never see, block or delete each other's file. The
+ * image part is a DNS name, which has no `_`, so the first `_` ends it and no (image, location)
+ * pair names another pair's file or a legacy `<image>.qcow2`. When either part needs changing
+ * (characters Proxmox would replace with `_`, an image name with `_`, more than 255
+ * characters), the kept prefix gets `-<8 hex of SHA-256 of both names>` instead, so distinct
+ * pairs still get distinct names and the volid we compute is the one the node stores.
  */
-export function importFileName(imageName: string): string {
-  return `${imageName}.qcow2`.replace(/[^a-zA-Z0-9_.-]/g, "_");
+export function importFileName(imageName: string, locationName: string): string {
+  const imageVerbatim = /^[a-zA-Z0-9.-]+$/.test(imageName);
+  const locationVerbatim = /^[a-zA-Z0-9_.-]+$/.test(locationName);
+  const plain = `${imageName}_${locationName}`.replace(/[^a-zA-Z0-9_.-]/g, "_");
+  if (imageVerbatim && locationVerbatim && plain.length + EXTENSION.length <= MAX_FILE_NAME) {
+    return plain + EXTENSION;
+  }
+  const tag = createHash("sha256").update(`${imageName}\0${locationName}`).digest("hex")
+    .slice(0, 8);
+  const room = MAX_FILE_NAME - EXTENSION.length - tag.length - 1;
+  return `${plain.slice(0, room)}-${tag}${EXTENSION}`;
 }
 
-/** The volid of the import file: `<importStorage>:import/<file>`. */
-export function importVolid(importStorage: string, imageName: string): string {
-  return `${importStorage}:import/${importFileName(imageName)}`;
+/**
+ * The import file of the Go operator and of builds before per-location names: `<image>.qcow2`,
+ * normalised as Proxmox does. Nothing of this build writes it; cleanup removes it (see
+ * `vm_ops.ts` for why that cannot hit a download of ours).
+ */
+export function legacyImportFileName(imageName: string): string {
+  return `${imageName}${EXTENSION}`.replace(/[^a-zA-Z0-9_.-]/g, "_");
+}
+
+/** The volid of an import file: `<importStorage>:import/<file>`. */
+export function importVolid(importStorage: string, fileName: string): string {
+  return `${importStorage}:import/${fileName}`;
 }
 
 const DNS_LABEL = "[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?";

@@ -9,6 +9,10 @@
  *   `inventory.ts`); our own writes invalidate it.
  * - Our half-made VMs carry the tag `ido-partial` (see `names.ts`); `cleanupPartial` and
  *   `ensure` remove them, and a destroy happens only after the VM's config shows our marker.
+ * - Import files are named per location (`<image>_<location>.qcow2`), and every step deletes
+ *   only its own location's file (plus a legacy `<image>.qcow2`, see `importFilesOf`), so
+ *   locations on nodes that share an import storage never block or delete each other's
+ *   downloads.
  *
  * Assumptions: one operator instance acts on a cluster at a time (leader election), and the
  * controller does not run `ensure`, `remove` and `cleanupPartial` for the same image and
@@ -27,17 +31,23 @@ import {
   type TransferProgress,
   UnknownLocationError,
 } from "../types.ts";
+import { createHttpClient, type HttpClient } from "../_http/mod.ts";
 import { ProxmoxClient } from "./client.ts";
 import { createTemplate } from "./create.ts";
 import { classify, ClusterResources, type ClusterVm, ownedItem } from "./inventory.ts";
 import { assertVmName } from "./names.ts";
 import { DEFAULT_TASK_DEADLINE_MS, DEFAULT_TASK_DELAYS_MS } from "./tasks.ts";
-import { type ProxmoxTransport, UndiciTransport } from "./transport.ts";
-import { deleteImportFile, destroyVm, type NamedLocation, type OpsContext } from "./vm_ops.ts";
+import {
+  deleteImportFiles,
+  destroyVm,
+  importFilesOf,
+  type NamedLocation,
+  type OpsContext,
+} from "./vm_ops.ts";
 
 export interface ProxmoxProviderOptions {
-  /** Replaces the undici transport (tests); TLS options are then the transport's business. */
-  transport?: ProxmoxTransport;
+  /** Replaces the platform HTTP client (tests); TLS options are then the fake's business. */
+  http?: HttpClient;
   /** PEM CA bundle; overrides `credentials.caCert`. */
   ca?: string;
   clock?: Clock;
@@ -77,9 +87,8 @@ export class ProxmoxProvider implements Provider {
   constructor(config: ProxmoxConfig, options: ProxmoxProviderOptions = {}) {
     const { credentials } = config;
     const clock = options.clock ?? realClock;
-    const transport = options.transport ?? new UndiciTransport({
-      ca: options.ca ?? credentials.caCert,
-      insecure: credentials.insecure,
+    const http = options.http ?? createHttpClient({
+      tls: { ca: options.ca ?? credentials.caCert, insecure: credentials.insecure },
     });
     const client = new ProxmoxClient({
       host: credentials.url,
@@ -87,7 +96,7 @@ export class ProxmoxProvider implements Provider {
       realm: credentials.realm,
       tokenId: credentials.tokenId,
       secret: credentials.secret,
-      transport,
+      http,
       timeoutMs: options.requestTimeoutMs,
     });
     this.#ops = {
@@ -170,7 +179,12 @@ export class ProxmoxProvider implements Provider {
     try {
       const vms = await this.#resources.fresh(signal);
       await this.#removeOurs(vms, image.name, loc, { partialOnly: false }, signal);
-      await deleteImportFile(this.#ops, loc, image.name, signal);
+      await deleteImportFiles(
+        this.#ops,
+        loc,
+        importFilesOf(loc, image.name, { legacy: true }),
+        signal,
+      );
     } finally {
       this.#resources.invalidate();
     }
@@ -186,7 +200,12 @@ export class ProxmoxProvider implements Provider {
         if (vm.type !== "qemu" || vm.node !== loc.node || vm.name !== undefined) continue;
         await destroyVm(this.#ops, loc.node, vm.vmid, { imageName: image.name }, signal);
       }
-      await deleteImportFile(this.#ops, loc, image.name, signal);
+      await deleteImportFiles(
+        this.#ops,
+        loc,
+        importFilesOf(loc, image.name, { legacy: true }),
+        signal,
+      );
     } finally {
       this.#resources.invalidate();
     }

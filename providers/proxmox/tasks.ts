@@ -11,7 +11,7 @@
  * - The node comes from the UPID itself, so a task is polled where it runs.
  */
 import type { Clock } from "../../lib/clock.ts";
-import { redactUrlQueries } from "./errors.ts";
+import { redactUrlsIn } from "../../lib/redact.ts";
 import { PlatformError } from "../types.ts";
 import { apiPath, type ProxmoxClient } from "./client.ts";
 
@@ -50,9 +50,9 @@ export class ProxmoxTaskError extends PlatformError {
     readonly logTail: readonly string[],
   ) {
     // Task logs and exit statuses quote the URLs the node fetched, presigned ones included.
-    super(redactUrlQueries(message));
-    this.exitStatus = redactUrlQueries(exitStatus);
-    this.logTail = logTail.map(redactUrlQueries);
+    super(redactUrlsIn(message));
+    this.exitStatus = redactUrlsIn(exitStatus);
+    this.logTail = logTail.map(redactUrlsIn);
   }
 }
 

@@ -1,12 +1,20 @@
 /**
  * The Proxmox operations the provider composes: import files, VM destroy with an ownership
  * check, and task-returning calls that wait for their task. Each takes the location it works
- * in, so no call can wander to another node (the Go operator's cluster-wide lookups, §11.7).
+ * in, so no call can wander to another node (the Go operator's cluster-wide lookups, §11.7)
+ * or to another location's import file on a shared storage.
  */
 import type { ProxmoxLocation } from "./config.ts";
 import { apiPath, type ProxmoxClient, type ProxmoxParams } from "./client.ts";
 import { ProxmoxApiError } from "./errors.ts";
-import { DESCRIPTION_MARKER, importVolid, PARTIAL_TAG, splitTags } from "./names.ts";
+import {
+  DESCRIPTION_MARKER,
+  importFileName,
+  importVolid,
+  legacyImportFileName,
+  PARTIAL_TAG,
+  splitTags,
+} from "./names.ts";
 import { type TaskWaitOptions, waitForTask } from "./tasks.ts";
 
 /** A configured location with its name. */
@@ -37,41 +45,73 @@ export async function runTask(
   if (upid) await waitForTask(ops.client, upid, ops.tasks, signal);
 }
 
-/** True when the image's import file exists in the location's import storage. */
-export async function importFilePresent(
+/** The volids of the import files in the location's import storage. */
+async function importVolids(
   ops: OpsContext,
   location: NamedLocation,
-  imageName: string,
   signal: AbortSignal,
-): Promise<boolean> {
-  const volid = importVolid(location.importStorage, imageName);
+): Promise<Set<string>> {
   const items = await ops.client.get<StorageItem[]>(
     apiPath`/nodes/${location.node}/storage/${location.importStorage}/content`,
     { content: "import" },
     signal,
   );
-  return (items ?? []).some((item) => item.volid === volid);
+  return new Set((items ?? []).map((item) => item.volid));
 }
 
-/** Deletes the image's import file if it is there; absent is success. */
-export async function deleteImportFile(
-  ops: OpsContext,
+/**
+ * The import files a step of `location` may delete for `imageName`: its own file
+ * (`<image>_<location>.qcow2`), plus with `legacy` the `<image>.qcow2` of the Go operator and of
+ * older builds.
+ *
+ * Never another location's file: several nodes can share one import storage (NFS, CephFS), and
+ * a file we can see there may be another location's finished download waiting for its import.
+ * The legacy file is safe to delete because nothing of this build writes it: an older build or
+ * the Go operator that is gone left it behind, and a download still running under that name
+ * writes a temporary file that is not listed until it is complete.
+ */
+export function importFilesOf(
   location: NamedLocation,
   imageName: string,
+  { legacy }: { legacy: boolean },
+): string[] {
+  const own = importFileName(imageName, location.name);
+  return legacy ? [own, legacyImportFileName(imageName)] : [own];
+}
+
+/**
+ * Deletes those of `files` that are in the location's import storage; absent is success, and so
+ * is a file that disappears between listing and deleting (a location sharing the storage removed
+ * the same legacy file). Returns the volids deleted.
+ */
+export async function deleteImportFiles(
+  ops: OpsContext,
+  location: NamedLocation,
+  files: readonly string[],
   signal: AbortSignal,
-): Promise<boolean> {
-  if (!await importFilePresent(ops, location, imageName, signal)) return false;
-  const volid = importVolid(location.importStorage, imageName);
-  await runTask(
-    ops,
-    ops.client.delete<string | null>(
-      apiPath`/nodes/${location.node}/storage/${location.importStorage}/content/${volid}`,
-      undefined,
-      signal,
-    ),
-    signal,
-  );
-  return true;
+): Promise<string[]> {
+  const present = await importVolids(ops, location, signal);
+  const deleted: string[] = [];
+  for (const file of files) {
+    const volid = importVolid(location.importStorage, file);
+    if (!present.has(volid)) continue;
+    try {
+      await runTask(
+        ops,
+        ops.client.delete<string | null>(
+          apiPath`/nodes/${location.node}/storage/${location.importStorage}/content/${volid}`,
+          undefined,
+          signal,
+        ),
+        signal,
+      );
+    } catch (error) {
+      if (signal.aborted || (await importVolids(ops, location, signal)).has(volid)) throw error;
+      continue;
+    }
+    deleted.push(volid);
+  }
+  return deleted;
 }
 
 interface VmConfig {

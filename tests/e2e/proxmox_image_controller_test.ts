@@ -44,7 +44,8 @@ import {
 
 const NAME = defaultImageName("capmox");
 const IMAGE = specName(NAME);
-const IMPORT_FILE = `${IMAGE}.qcow2`;
+/** The import file of one location: `<image>_<location>.qcow2`. */
+const importFile = (location: string) => `${IMAGE}_${location}.qcow2`;
 
 const { pki, unavailable } = await filePki();
 
@@ -201,7 +202,10 @@ suite.test("broken source: bytes that are not a qcow2 give Error and leave nothi
     for (const location of LOCATION_NAMES) {
       const message = locationOf(image, location)?.message ?? "";
       assert.match(message, /download/, location);
-      assert.ok(message.includes(`'${IMPORT_FILE}' is not a valid qcow2 image`), message);
+      assert.ok(
+        message.includes(`'${importFile(location)}' is not a valid qcow2 image`),
+        message,
+      );
     }
     assert.deepEqual(vmsOf(fake), []);
     assert.deepEqual(fake.cluster.allFiles(), []);

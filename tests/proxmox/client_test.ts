@@ -1,25 +1,27 @@
 import assert from "node:assert/strict";
 import { Secret } from "../../lib/config/secret.ts";
 import { PlatformError, ProviderUnavailableError } from "../../lib/image/provider.ts";
+import type { HttpRequest, HttpResponse } from "../../providers/_http/mod.ts";
 import {
   apiPath,
   pathSegment,
   ProxmoxApiError,
   ProxmoxAuthError,
   ProxmoxClient,
-  type ProxmoxHttpRequest,
-  type ProxmoxHttpResponse,
 } from "../../providers/proxmox/mod.ts";
 
 const SECRET = "s3cr3t-Zz91";
 const signal = new AbortController().signal;
 
-/** A client over a scripted transport that records requests. */
+/** What a scripted answer gives; the headers are added (Proxmox's client does not read them). */
+type Answer = Omit<HttpResponse, "headers">;
+
+/** A client over a scripted HTTP client that records requests. */
 function scripted(
-  answer: (req: ProxmoxHttpRequest) => ProxmoxHttpResponse | Promise<ProxmoxHttpResponse>,
+  answer: (req: HttpRequest) => Answer | Promise<Answer>,
   timeoutMs?: number,
 ) {
-  const seen: ProxmoxHttpRequest[] = [];
+  const seen: HttpRequest[] = [];
   const client = new ProxmoxClient({
     host: "pve.example.com:8006",
     user: "ido",
@@ -27,10 +29,10 @@ function scripted(
     tokenId: "operator",
     secret: new Secret(SECRET),
     timeoutMs,
-    transport: {
-      request: (req) => {
+    http: {
+      request: async (req) => {
         seen.push(req);
-        return Promise.resolve(answer(req));
+        return { ...await answer(req), headers: new Headers() };
       },
       close: () => Promise.resolve(),
     },
@@ -38,7 +40,7 @@ function scripted(
   return { client, seen };
 }
 
-const ok = (data: unknown): ProxmoxHttpResponse => ({
+const ok = (data: unknown): Answer => ({
   status: 200,
   statusText: "OK",
   body: JSON.stringify({ data }),
@@ -48,7 +50,7 @@ Deno.test("requests go to /api2/json with the API token header", async () => {
   const { client, seen } = scripted(() => ok({ version: "9.2.11" }));
   assert.deepEqual(await client.get("/version", undefined, signal), { version: "9.2.11" });
   assert.equal(seen[0].url, "https://pve.example.com:8006/api2/json/version");
-  assert.equal(seen[0].headers.Authorization, `PVEAPIToken=ido@pve!operator=${SECRET}`);
+  assert.equal(seen[0].headers?.Authorization, `PVEAPIToken=ido@pve!operator=${SECRET}`);
   assert.equal(seen[0].body, undefined);
 });
 
@@ -62,7 +64,7 @@ Deno.test("POST and PUT send form-urlencoded bodies, booleans as 0/1", async () 
   }, signal);
   await client.put("/nodes/pve1/qemu/100/config", { tags: "a;b" }, signal);
   assert.equal(seen[0].method, "POST");
-  assert.equal(seen[0].headers["Content-Type"], "application/x-www-form-urlencoded");
+  assert.equal(seen[0].headers?.["Content-Type"], "application/x-www-form-urlencoded");
   assert.equal(seen[0].body, "vmid=100&net0=e1000%2Cbridge%3Dvmbr0&agent=1");
   assert.equal(seen[0].url, "https://pve.example.com:8006/api2/json/nodes/pve1/qemu");
   assert.equal(seen[1].method, "PUT");
@@ -80,7 +82,7 @@ Deno.test("DELETE parameters go only in the query, never in a body", async () =>
   );
   assert.equal(seen[0].method, "DELETE");
   assert.equal(seen[0].body, undefined);
-  assert.equal(seen[0].headers["Content-Type"], undefined);
+  assert.equal(seen[0].headers?.["Content-Type"], undefined);
   assert.ok(seen[0].url.endsWith("/nodes/pve1/qemu/100?purge=1&destroy-unreferenced-disks=1"));
 });
 
@@ -199,7 +201,7 @@ Deno.test("a request that outlives its timeout is aborted and reported unavailab
   const { client, seen } = scripted(
     (req) =>
       new Promise((_, reject) =>
-        req.signal.addEventListener("abort", () => reject(req.signal.reason), { once: true })
+        req.signal!.addEventListener("abort", () => reject(req.signal!.reason), { once: true })
       ),
     5,
   );
@@ -207,7 +209,7 @@ Deno.test("a request that outlives its timeout is aborted and reported unavailab
     client.get("/version", undefined, signal),
     (e: unknown) => e instanceof ProviderUnavailableError && /timed out after 5 ms/.test(String(e)),
   );
-  assert.equal(seen[0].signal.aborted, true);
+  assert.equal(seen[0].signal?.aborted, true);
 });
 
 Deno.test("the caller's abort is rethrown unchanged", async () => {
@@ -215,7 +217,7 @@ Deno.test("the caller's abort is rethrown unchanged", async () => {
   const reason = new Error("shutting down");
   const { client } = scripted((req) =>
     new Promise((_, reject) => {
-      req.signal.addEventListener("abort", () => reject(new Error("socket closed")), {
+      req.signal!.addEventListener("abort", () => reject(new Error("socket closed")), {
         once: true,
       });
       controller.abort(reason);

@@ -56,7 +56,7 @@ Deno.test({
 
       const download = h.fake.requests.find((r) => r.route.endsWith("/download-url"))!;
       assert.equal(download.params.content, "import");
-      assert.equal(download.params.filename, `${IMAGE_NAME}.qcow2`);
+      assert.equal(download.params.filename, `${IMAGE_NAME}_l1.qcow2`);
       assert.equal(download.params["checksum-algorithm"], "sha256");
       assert.equal(download.params.url, h.files.url("/good.qcow2"));
       assert.deepEqual(h.files.hits, ["/good.qcow2"], "the node fetched the source itself");
@@ -143,7 +143,8 @@ const FAILURES: {
   {
     step: "clean import file",
     inject: (h) => {
-      h.fake.cluster.addFile("pve1", "local", `local:import/${IMAGE_NAME}.qcow2`);
+      // A crash left this location's file, which would make download-url refuse.
+      h.fake.cluster.addFile("pve1", "local", `local:import/${IMAGE_NAME}_l1.qcow2`);
       h.fake.failTask("imgdel", "unable to remove file: Device or resource busy");
     },
     exitStatus: "unable to remove file: Device or resource busy",

@@ -6,7 +6,13 @@ import {
   ProxmoxTaskError,
   waitForTask,
 } from "../../providers/proxmox/mod.ts";
+import type { HttpResponse } from "../../providers/_http/mod.ts";
 import { FakeClock } from "../support/fake_clock.ts";
+
+/** A 200 answer with `{"data": data}`. */
+function okResponse(data: unknown): HttpResponse {
+  return { status: 200, statusText: "OK", headers: new Headers(), body: JSON.stringify({ data }) };
+}
 
 const UPID = "UPID:pve2:0003B4A2:01C8E4F2:66F1A2B3:qmcreate:100:root@pam!ido:";
 const signal = new AbortController().signal;
@@ -33,13 +39,13 @@ function taskServer(
     realm: "pam",
     tokenId: "ido",
     secret: new Secret("x"),
-    transport: {
+    http: {
       request: (req) => {
         urls.push(req.url);
         const url = new URL(req.url);
         if (url.pathname.endsWith("/log")) {
           const data = log.map((t, i) => ({ n: i + 1, t }));
-          return Promise.resolve({ status: 200, statusText: "OK", body: JSON.stringify({ data }) });
+          return Promise.resolve(okResponse(data));
         }
         polls.push(clock.now());
         const stopped = polls.length > stopAfter;
@@ -52,7 +58,7 @@ function taskServer(
           status: stopped ? "stopped" : "running",
           ...(stopped ? { exitstatus } : {}),
         };
-        return Promise.resolve({ status: 200, statusText: "OK", body: JSON.stringify({ data }) });
+        return Promise.resolve(okResponse(data));
       },
       close: () => Promise.resolve(),
     },

@@ -9,5 +9,5 @@ export {
   type FakeToken,
   type SeenProxmoxRequest,
 } from "./server.ts";
-export { FakeCluster, type FakeVm } from "./state.ts";
+export { FakeCluster, type FakeVm, type SharedStorageSpec } from "./state.ts";
 export type { FakeTask, TaskType } from "./tasks.ts";

@@ -12,14 +12,19 @@
  * - `errorMessageInBody: false` imitates servers before libpve-http-server-perl 5.2.0, whose
  *   500 bodies carry no `message` (only the status line does).
  *
+ * - `sharedStorages`: storages enabled on several nodes with one content list (NFS, CephFS);
+ *   download-url writes a temporary file that is listed only once complete, and refuses a
+ *   target name that is already listed, as `PVE::Storage` does through any node.
+ *
  * Faults: `failTask` (task fails, before or after its effect), `failRequest` (a sync error
- * answer), `raceNextId` (another client takes the id `nextid` just gave out).
+ * answer), `raceNextId` (another client takes the id `nextid` just gave out). `holdTasks` keeps
+ * tasks of a type running until released, to stop concurrent creates at one step.
  */
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { HttpError, type Route, ROUTES, WithTotal } from "./routes.ts";
-import { FakeCluster } from "./state.ts";
+import { FakeCluster, type SharedStorageSpec } from "./state.ts";
 import { type TaskFault, TaskRunner, type TaskType } from "./tasks.ts";
 import { type Params, validateParams } from "./validate.ts";
 
@@ -35,6 +40,8 @@ export interface FakeProxmoxOptions {
   tls?: { cert: string; key: string };
   /** Node names, default `["pve1"]`. Each gets `local` (dir, import) and `local-lvm`. */
   nodes?: string[];
+  /** Storages shared by several nodes (NFS, CephFS): one content list for all of them. */
+  sharedStorages?: SharedStorageSpec[];
   /** Accepted API tokens; default `root@pam!ido` with secret `fake-secret`. */
   tokens?: FakeToken[];
   /** Task run time in ms, per type or for all; default 0. */
@@ -100,7 +107,7 @@ export class FakeProxmox {
 
   /** Starts a fake on a free port. */
   static async start(options: FakeProxmoxOptions = {}): Promise<FakeProxmox> {
-    const cluster = new FakeCluster(options.nodes ?? ["pve1"]);
+    const cluster = new FakeCluster(options.nodes ?? ["pve1"], options.sharedStorages);
     const tasks = new TaskRunner(durationOf(options.taskDurationMs));
     const sockets = new Set<Socket>();
     const ref: { fake?: FakeProxmox } = {};
@@ -162,6 +169,11 @@ export class FakeProxmox {
   /** The next `times` `nextid` answers are taken by another client at once. */
   raceNextId(times = 1): void {
     this.#nextIdRaces += times;
+  }
+
+  /** Tasks of `type` started from now on wait until the returned function is called. */
+  holdTasks(type: TaskType): () => void {
+    return this.#tasks.hold(type);
   }
 
   /** Changes task durations from now on. */

@@ -1,10 +1,17 @@
 /**
  * The fake cluster's state: nodes, storages with their files, VMs. Tests read and seed it
  * directly (`addVm`, `addFile`) to set up leftovers and foreign VMs.
+ *
+ * Storages are per node (`local`, `local-lvm`) unless declared shared: a shared storage (NFS,
+ * CephFS) is one object in the map of every node it is enabled on, so a file downloaded through
+ * one node is listed, blocks same-named downloads and can be deleted through every other, as
+ * with Proxmox's `shared` storages.
  */
 
 export interface FakeStorage {
   name: string;
+  /** One content list for all nodes it is enabled on. */
+  shared: boolean;
   /** `dir` storages hold files (import); `lvmthin` only VM disks. */
   type: "dir" | "lvmthin";
   content: Set<string>;
@@ -24,11 +31,20 @@ export interface FakeVm {
   type: "qemu" | "lxc";
 }
 
+/** A storage enabled on several nodes with one content list (`shared 1` in storage.cfg). */
+export interface SharedStorageSpec {
+  name: string;
+  /** Nodes it is enabled on (its `nodes` restriction). */
+  nodes: string[];
+  /** Content types, default `import` and `iso`. */
+  content?: string[];
+}
+
 export class FakeCluster {
   readonly nodes = new Map<string, Map<string, FakeStorage>>();
   readonly vms = new Map<number, FakeVm>();
 
-  constructor(nodes: readonly string[]) {
+  constructor(nodes: readonly string[], shared: readonly SharedStorageSpec[] = []) {
     for (const node of nodes) {
       this.nodes.set(
         node,
@@ -37,6 +53,15 @@ export class FakeCluster {
           ["local-lvm", storage("local-lvm", "lvmthin", ["images", "rootdir"])],
         ]),
       );
+    }
+    for (const spec of shared) {
+      const one = storage(spec.name, "dir", spec.content ?? ["import", "iso"], true);
+      for (const node of spec.nodes) {
+        const storages = this.nodes.get(node);
+        if (!storages) throw new Error(`shared storage ${spec.name}: no node ${node}`);
+        if (storages.has(spec.name)) throw new Error(`storage ${spec.name} exists on ${node}`);
+        storages.set(spec.name, one);
+      }
     }
   }
 
@@ -82,12 +107,18 @@ export class FakeCluster {
     });
   }
 
-  /** Every file volid on every node, for "nothing left behind" checks. */
+  /**
+   * Every file volid, for "nothing left behind" checks: `<node>/<volid>` for node-local
+   * storages, `shared/<volid>` (once) for shared ones.
+   */
   allFiles(): string[] {
     const out: string[] = [];
+    const seen = new Set<FakeStorage>();
     for (const [node, storages] of this.nodes) {
       for (const s of storages.values()) {
-        for (const volid of s.files.keys()) out.push(`${node}/${volid}`);
+        if (seen.has(s)) continue;
+        seen.add(s);
+        for (const volid of s.files.keys()) out.push(`${s.shared ? "shared" : node}/${volid}`);
       }
     }
     return out;
@@ -130,6 +161,11 @@ export class FakeCluster {
   }
 }
 
-function storage(name: string, type: FakeStorage["type"], content: string[]): FakeStorage {
-  return { name, type, content: new Set(content), files: new Map() };
+function storage(
+  name: string,
+  type: FakeStorage["type"],
+  content: string[],
+  shared = false,
+): FakeStorage {
+  return { name, shared, type, content: new Set(content), files: new Map() };
 }

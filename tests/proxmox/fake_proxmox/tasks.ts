@@ -45,6 +45,8 @@ export class TaskRunner {
   readonly faults: TaskFault[] = [];
   #duration: (type: TaskType) => number;
   #pending = new Set<Promise<void>>();
+  /** Types whose tasks wait (after their duration, before their work) until released. */
+  #held = new Map<TaskType, { promise: Promise<void>; release: () => void }>();
   #timers = new Map<ReturnType<typeof setTimeout>, () => void>();
   #pid = 0x3b4a2;
 
@@ -82,6 +84,7 @@ export class TaskRunner {
     const run = async () => {
       try {
         await this.#sleep(this.#duration(type));
+        await this.#held.get(type)?.promise;
         try {
           if (fault?.when === "before") throw new Error(fault.message);
           await spec.work(log);
@@ -106,8 +109,25 @@ export class TaskRunner {
     return upid;
   }
 
-  /** Resolves when every running task has stopped (timers are cut short). */
+  /**
+   * Tasks of `type` started from now on stay `running` (their work not done) until the returned
+   * function is called; tests use it to stop several creates at the same step.
+   */
+  hold(type: TaskType): () => void {
+    let release!: () => void;
+    const promise = new Promise<void>((resolve) => release = resolve);
+    const entry = { promise, release: () => {} };
+    entry.release = () => {
+      if (this.#held.get(type) === entry) this.#held.delete(type);
+      release();
+    };
+    this.#held.set(type, entry);
+    return entry.release;
+  }
+
+  /** Resolves when every running task has stopped (timers are cut short, holds released). */
   async drain(): Promise<void> {
+    for (const { release } of [...this.#held.values()]) release();
     for (const [id, resolve] of this.#timers) {
       clearTimeout(id);
       resolve();
