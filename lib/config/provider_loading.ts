@@ -62,25 +62,20 @@ export async function loadProviderSection<C>(
     ),
   );
 
-  if (credentialsFile !== undefined) {
+  const replacements = [
+    [credentialsFile, spec.withCredentials],
+    [locationsFile, spec.withLocations],
+  ] as const;
+  for (const [file, replace] of replacements) {
+    if (file === undefined) continue;
     const decoded = await decodeMountedFile(
-      credentialsFile,
+      file,
       ctx.read,
-      (root, fd) => spec.withCredentials(config, root, fd),
+      (root, fd) => replace(config, root, fd),
     );
     config = decoded.value;
     ctx.issues.push(...decoded.issues);
-    ctx.files.push(credentialsFile);
-  }
-  if (locationsFile !== undefined) {
-    const decoded = await decodeMountedFile(
-      locationsFile,
-      ctx.read,
-      (root, fd) => spec.withLocations(config, root, fd),
-    );
-    config = decoded.value;
-    ctx.issues.push(...decoded.issues);
-    ctx.files.push(locationsFile);
+    ctx.files.push(file);
   }
   for (const flag of spec.extraFlags ?? []) {
     const value = ctx.flags[flag.name];
