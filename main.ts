@@ -26,6 +26,7 @@ import { releaseNaming } from "./lib/release/naming.ts";
 import type { ProviderModule } from "./lib/provider_module.ts";
 import { PROVIDER_MODULES, S3Resolver } from "./providers/mod.ts";
 import { DurationError, parseNonNegativeGoDuration } from "./lib/duration.ts";
+import { dns1123LabelProblem } from "./lib/kube/object_names.ts";
 
 /**
  * Flags of the Go operator that have no equivalent here. They are accepted, so a Deployment
@@ -152,6 +153,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     flags = parseFlags(args, FLAGS);
     log = new Logger({ format: logFormat(flags), level: logLevel(flags) });
     validateFlatcarChannel(String(flags["flatcar-channel"]), "--flatcar-channel");
+    validateNamespace(String(flags.namespace));
     transfers = transferSettings(flags);
     graceMs = parseNonNegativeGoDuration(
       String(flags["graceful-shutdown-timeout"]),
@@ -282,6 +284,17 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     await registry.close();
     resolver.close();
     clearTimeout(shutdownGuard);
+  }
+}
+
+/** NodeImages are created there: a name the API server would refuse is a start-up error. */
+function validateNamespace(namespace: string): void {
+  const problem = dns1123LabelProblem(namespace);
+  if (problem) {
+    throw new FlagError(
+      `Flag "--namespace" must be a Kubernetes namespace name (a DNS-1123 label): ` +
+        `"${namespace}" ${problem}`,
+    );
   }
 }
 
