@@ -11,7 +11,9 @@ import {
   CONFIG_FLAGS,
   ConfigError,
   configFilesOf,
+  ConfigReloadStatus,
   configSourcesFromFlags,
+  formatConfigIssue,
   loadConfigFromSources,
   type OperatorConfig,
   providerFlagSpecs,
@@ -27,6 +29,8 @@ import type { ProviderModule } from "./lib/provider_module.ts";
 import { PROVIDER_MODULES, S3Resolver } from "./providers/mod.ts";
 import { DurationError, parseNonNegativeGoDuration } from "./lib/duration.ts";
 import { dns1123LabelProblem } from "./lib/kube/object_names.ts";
+import { KubeConfigError } from "./lib/kube/config.ts";
+import { BindAddressError, parseBindAddress } from "./lib/server/bind_address.ts";
 
 /**
  * Flags of the Go operator that have no equivalent here. They are accepted, so a Deployment
@@ -154,6 +158,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     log = new Logger({ format: logFormat(flags), level: logLevel(flags) });
     validateFlatcarChannel(String(flags["flatcar-channel"]), "--flatcar-channel");
     validateNamespace(String(flags.namespace));
+    validateBindAddresses(flags);
     transfers = transferSettings(flags);
     graceMs = parseNonNegativeGoDuration(
       String(flags["graceful-shutdown-timeout"]),
@@ -193,6 +198,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     files: config.files,
     providers: config.configuredProviderIds(),
   });
+  logWarnings(log, config);
 
   const stop = new AbortController();
   let shutdownGuard: ReturnType<typeof setTimeout> | undefined;
@@ -224,6 +230,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
   const resolver = new S3Resolver(config.s3);
 
   let controllers: ReleaseControllers | undefined;
+  const reloads = new ConfigReloadStatus();
   const configWatch = watchConfig(
     () => loadConfigFromSources(sources, { modules }),
     configFilesOf(sources, modules, config),
@@ -231,8 +238,11 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       signal: stop.signal,
       initial: config,
       log,
+      onError: (error) => reloads.failed(error),
+      onLoaded: () => reloads.succeeded(),
       onChange: async (next) => {
         log.info("Configuration reloaded", { providers: next.configuredProviderIds() });
+        logWarnings(log, next);
         // A reload before the controllers exist is picked up by their setup below.
         config = next;
         controllers?.applyConfig(next);
@@ -262,6 +272,8 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
           retentionMs: config.retentionMs,
         });
         registry.attachReadiness(ctx.readiness);
+        ctx.readiness.addCheck("config", reloads.check);
+        reloads.registerMetrics(ctx.registry);
         setupImageController(ctx, { registry, resolver, ...transfers });
       },
       onListening: ({ health, metrics }) =>
@@ -273,6 +285,11 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     log.info("Stopped", { exitCode: code });
     return code;
   } catch (error) {
+    const startup = startupConfigurationError(error, flags);
+    if (startup) {
+      log.error("Invalid start-up configuration", { error: startup });
+      return 2;
+    }
     log.error("Operator failed", { error });
     return 1;
   } finally {
@@ -285,6 +302,42 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     resolver.close();
     clearTimeout(shutdownGuard);
   }
+}
+
+/** Each configuration warning, once, when that configuration is taken into use. */
+function logWarnings(log: Logger, config: OperatorConfig): void {
+  for (const issue of config.warnings) {
+    log.warn("Configuration warning", { warning: formatConfigIssue(issue) });
+  }
+}
+
+/** The probe and metrics addresses must parse before anything starts. */
+function validateBindAddresses(flags: Record<string, unknown>): void {
+  for (const name of ["health-probe-bind-address", "metrics-bind-address"]) {
+    try {
+      parseBindAddress(String(flags[name]));
+    } catch (error) {
+      if (!(error instanceof BindAddressError)) throw error;
+      throw new FlagError(`Flag "--${name}": ${error.message}`);
+    }
+  }
+}
+
+/**
+ * The message when `error` comes from the start-up configuration (the kubeconfig, an address
+ * that cannot be bound), so the process exits 2 like for any other configuration mistake.
+ */
+function startupConfigurationError(
+  error: unknown,
+  flags: Record<string, unknown>,
+): string | undefined {
+  if (error instanceof KubeConfigError) return error.message;
+  if (error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable) {
+    return `Cannot listen on --health-probe-bind-address "${
+      flags["health-probe-bind-address"]
+    }" or --metrics-bind-address "${flags["metrics-bind-address"]}": ${error.message}`;
+  }
+  return undefined;
 }
 
 /** NodeImages are created there: a name the API server would refuse is a start-up error. */
