@@ -123,6 +123,13 @@ const OPERATOR_FLAGS: Record<string, FlagSpec> = {
     default: "2h",
     usage: "Deadline of one transfer (Go duration); it is cancelled and cleaned up after that",
   },
+  "sync-period": {
+    kind: "string",
+    default: "10h",
+    usage: "controller-runtime's SyncPeriod: every cache is listed again and every Release and " +
+      "NodeImage reconciled again this often, repairing any missed watch event (Go duration, " +
+      "at least 1m; up to 10 % jitter)",
+  },
   "inventory-resync": {
     kind: "string",
     default: "10m",
@@ -152,7 +159,7 @@ export interface MainOptions {
 export async function main(args: string[], options: MainOptions = {}): Promise<number> {
   const modules = options.modules ?? PROVIDER_MODULES;
   const FLAGS = flagSpecs(modules);
-  let flags, log, graceMs, transfers;
+  let flags, log, graceMs, transfers, syncPeriodMs;
   try {
     flags = parseFlags(args, FLAGS);
     log = new Logger({ format: logFormat(flags), level: logLevel(flags) });
@@ -164,6 +171,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       String(flags["graceful-shutdown-timeout"]),
       "--graceful-shutdown-timeout",
     );
+    syncPeriodMs = syncPeriod(flags);
   } catch (error) {
     if (
       !(error instanceof FlagError || error instanceof DurationError || error instanceof RangeError)
@@ -262,6 +270,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       leaderElectionNamespace: flags["leader-election-namespace"] as string | undefined,
       healthProbeBindAddress: flags["health-probe-bind-address"] as string,
       metricsBindAddress: flags["metrics-bind-address"] as string,
+      syncPeriodMs,
       log,
       setup: (ctx) => {
         controllers = setupReleaseControllers(ctx, {
@@ -302,6 +311,15 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     resolver.close();
     clearTimeout(shutdownGuard);
   }
+}
+
+/** `--sync-period`: a relist of everything more often than a minute would be a load, not a repair. */
+function syncPeriod(flags: Record<string, unknown>): number {
+  const ms = parseNonNegativeGoDuration(String(flags["sync-period"]), "--sync-period");
+  if (ms < 60_000) {
+    throw new FlagError(`Flag "--sync-period" must be at least 1m, not "${flags["sync-period"]}"`);
+  }
+  return ms;
 }
 
 /** Each configuration warning, once, when that configuration is taken into use. */

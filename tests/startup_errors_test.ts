@@ -125,6 +125,11 @@ vsphere:
         says: [/--health-probe-bind-address/],
       },
       {
+        name: "a sync period too short to be a repair",
+        args: ["--sync-period=10s"],
+        says: [/--sync-period/, /at least 1m/],
+      },
+      {
         name: "a kubeconfig that does not exist",
         args: ["--kubeconfig=$DIR/missing-kubeconfig"],
         says: [/missing-kubeconfig/],
