@@ -33,7 +33,8 @@ import {
   stateOf,
 } from "./objects.ts";
 import type { ReleaseNaming } from "./naming.ts";
-import { planRelease, type ReleaseAction } from "./plan.ts";
+import { awaitMessage, planRelease, type ReleaseAction } from "./plan.ts";
+import { NodeImageAwaits } from "./awaits.ts";
 import { registrationWrites, unregistrationWrites } from "./registration.ts";
 
 /** Event reasons on Releases and NodeImages, for `kubectl events` and alerts. */
@@ -48,6 +49,8 @@ export const ReleaseEventReason = {
   NodeImageReleased: "NodeImageReleased",
   /** NodeImage: a Release was removed from it. */
   ReleaseRemoved: "ReleaseRemoved",
+  /** Release (Warning): its NodeImage is being deleted; it waits to register into a new one. */
+  NodeImageTerminating: "NodeImageTerminating",
 } as const;
 
 export interface ReleaseReconcilerOptions {
@@ -65,6 +68,8 @@ export interface ReleaseReconcilerOptions {
   /** Release prefixes and image layouts of the provider modules. */
   naming: ReleaseNaming;
   recorder: EventRecorder;
+  /** Releases waiting for a terminating NodeImage; shared with the NodeImage watch's mapping. */
+  awaits?: NodeImageAwaits;
   log?: Logger;
 }
 
@@ -76,9 +81,11 @@ export class ReleaseReconciler {
   readonly #log: Logger;
   /** Release name → generation already reported as skipped. */
   readonly #skipped = new Map<string, number>();
+  readonly #awaits: NodeImageAwaits;
 
   constructor(options: ReleaseReconcilerOptions) {
     this.#options = options;
+    this.#awaits = options.awaits ?? new NodeImageAwaits();
     this.#releases = new ResourceClient<Release>(options.transport, RELEASES);
     this.#nodeImages = new ResourceClient<NodeImage>(options.transport, NODE_IMAGES);
     this.#log = options.log ?? silentLogger;
@@ -111,6 +118,7 @@ export class ReleaseReconciler {
       channel,
       naming,
       skippedGeneration: this.#skipped.get(name),
+      awaiting: this.#awaits.get(name),
     });
     const context: ExecutionContext = {
       options: this.#options,
@@ -118,6 +126,7 @@ export class ReleaseReconciler {
       nodeImages: this.#nodeImages,
       log: this.#log.with({ release: name }),
       skipped: this.#skipped,
+      awaits: this.#awaits,
     };
     const run = new Execution(context, name, release, nodeImages, signal);
     for (const action of plan.actions) {
@@ -143,6 +152,7 @@ interface ExecutionContext {
   nodeImages: ResourceClient<NodeImage>;
   log: Logger;
   skipped: Map<string, number>;
+  awaits: NodeImageAwaits;
 }
 
 /** Carries out one plan; keeps what earlier actions learnt (the patched Release, a new image). */
@@ -205,7 +215,30 @@ class Execution {
       case "ForgetSkipped":
         skipped.delete(this.#name);
         return true;
+      case "AwaitNodeImageDeletion":
+        await this.#await(action.nodeImage, action.uid, action.report, action.message);
+        return true;
+      case "ForgetAwait":
+        this.#context.awaits.delete(this.#name);
+        return true;
     }
+  }
+
+  /** Records the wait (so the image's disappearance wakes this Release) and, once, says why. */
+  async #await(imageName: string, uid: string | undefined, report: boolean, message: string) {
+    const { options, log, awaits } = this.#context;
+    awaits.set(this.#name, { nodeImage: imageName, uid });
+    if (!report || !this.#release) return;
+    log.info("Waiting for the NodeImage to be deleted before registering", {
+      nodeImage: imageName,
+    });
+    await options.recorder.event(
+      releaseReference(this.#release),
+      "Warning",
+      ReleaseEventReason.NodeImageTerminating,
+      message,
+      "Wait",
+    );
   }
 
   async #create(image: NodeImage): Promise<void> {
@@ -252,6 +285,14 @@ class Execution {
         `Cannot register Release "${this.#name}" with NodeImage "${options.namespace}/` +
           `${imageName}": it was deleted meanwhile; it will be created again`,
       );
+    }
+    if (result.metadata.deletionTimestamp && !releasesOf(result).includes(this.#name)) {
+      // Deleted since the cache showed it: wait like the plan would have (told once per image).
+      const awaited = this.#context.awaits.get(this.#name);
+      const uid = result.metadata.uid;
+      const report = awaited?.nodeImage !== imageName || awaited.uid !== uid;
+      await this.#await(imageName, uid, report, awaitMessage(result));
+      return;
     }
     if (!added && !revivedFrom) return;
     const revived = revivedFrom ? `; it left ${revivedFrom} and is ${NodeImageState.Pending}` : "";

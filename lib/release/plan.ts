@@ -14,6 +14,11 @@
  * - **Active**: finalizer first (so a deletion always finds the reference to clean), then the
  *   NodeImage, then the registration, then unregistration from images it no longer needs
  *   (its components changed).
+ * - **Waiting**: as Active, but its NodeImage is terminating. A terminating NodeImage never
+ *   gains a Release: its platform templates are about to be removed, and a Release listed in
+ *   it would be dropped with it. The Release is taken out of it if it was listed (the image was
+ *   deleted by hand), says why it waits in one Warning per incarnation of the image, and
+ *   registers into a new NodeImage once the old one is gone (its disappearance wakes it).
  */
 import {
   type DerivedNodeImage,
@@ -25,6 +30,7 @@ import { providerIdOf, type ReleaseNaming } from "./naming.ts";
 import { hasReleaseFinalizer } from "./finalizer.ts";
 import { newNodeImage, type NodeImage, type Release, releasesOf } from "./objects.ts";
 import { isRegistered } from "./registration.ts";
+import type { AwaitedNodeImage } from "./awaits.ts";
 
 /** Everything `planRelease` looks at: plain values, so tests write them as literals. */
 export interface ReleaseObservation {
@@ -44,6 +50,8 @@ export interface ReleaseObservation {
   naming: ReleaseNaming;
   /** The Release generation already reported as skipped, if any. */
   skippedGeneration?: number;
+  /** The terminating NodeImage the Release already waits for, if any. */
+  awaiting?: AwaitedNodeImage;
 }
 
 /** One step for the executor. */
@@ -58,11 +66,24 @@ export type ReleaseAction =
   /** Tell the user once per generation why the Release is ignored. */
   | { type: "ReportSkipped"; generation: number; reason: SkipReason; message: string }
   /** Forget the remembered skipped generation (the Release is ours now, or gone). */
-  | { type: "ForgetSkipped" };
+  | { type: "ForgetSkipped" }
+  /**
+   * Wait for the terminating NodeImage to be gone; `report` (first time for this incarnation)
+   * says why in a Warning.
+   */
+  | {
+    type: "AwaitNodeImageDeletion";
+    nodeImage: string;
+    uid?: string;
+    report: boolean;
+    message: string;
+  }
+  /** Stop waiting (the old NodeImage is gone, or the Release no longer needs it). */
+  | { type: "ForgetAwait" };
 
 export type SkipReason = "ProviderNotConfigured" | "NotANodeImageRelease";
 
-export type ReleaseClassification = "Gone" | "Deleting" | "Skipped" | "Active";
+export type ReleaseClassification = "Gone" | "Deleting" | "Skipped" | "Active" | "Waiting";
 
 export interface ReleasePlan {
   classification: ReleaseClassification;
@@ -86,9 +107,10 @@ export interface ReleasePlan {
 export function planRelease(observed: ReleaseObservation): ReleasePlan {
   const { release, name } = observed;
   const listing = observed.nodeImages.filter((image) => releasesOf(image).includes(name));
+  const forgetAwait: ReleaseAction[] = observed.awaiting ? [{ type: "ForgetAwait" }] : [];
   const forget: ReleaseAction[] = observed.skippedGeneration !== undefined
-    ? [{ type: "ForgetSkipped" }]
-    : [];
+    ? [{ type: "ForgetSkipped" }, ...forgetAwait]
+    : forgetAwait;
 
   if (!release) {
     return {
@@ -130,13 +152,16 @@ export function planRelease(observed: ReleaseObservation): ReleasePlan {
         reason: skip.reason,
         message: `${skip.message} (generation ${generation})`,
       }];
-    return { classification: "Skipped", derived, actions };
+    return { classification: "Skipped", derived, actions: [...forgetAwait, ...actions] };
   }
 
   const target = derived!;
+  const cached = observed.nodeImages.find((image) => image.metadata.name === target.objectName);
+  if (cached?.metadata.deletionTimestamp) {
+    return { classification: "Waiting", derived: target, actions: waitFor(cached, observed) };
+  }
   const actions: ReleaseAction[] = [...forget];
   if (!hasReleaseFinalizer(release)) actions.push({ type: "AddFinalizer" });
-  const cached = observed.nodeImages.find((image) => image.metadata.name === target.objectName);
   if (!cached) {
     actions.push({
       type: "CreateNodeImage",
@@ -153,6 +178,39 @@ export function planRelease(observed: ReleaseObservation): ReleasePlan {
     if (image.metadata.name !== target.objectName) actions.push(unregister(image, false));
   }
   return { classification: "Active", derived: target, actions };
+}
+
+/** The actions of a Release whose NodeImage `dying` is terminating. */
+function waitFor(dying: NodeImage, observed: ReleaseObservation): ReleaseAction[] {
+  const { name, release } = observed;
+  const actions: ReleaseAction[] = [];
+  if (observed.skippedGeneration !== undefined) actions.push({ type: "ForgetSkipped" });
+  if (!hasReleaseFinalizer(release!)) actions.push({ type: "AddFinalizer" });
+  const imageName = dying.metadata.name!;
+  if (releasesOf(dying).includes(name)) actions.push(unregister(dying, false));
+  const uid = dying.metadata.uid;
+  actions.push({
+    type: "AwaitNodeImageDeletion",
+    nodeImage: imageName,
+    uid,
+    report: observed.awaiting?.nodeImage !== imageName || observed.awaiting.uid !== uid,
+    message: awaitMessage(dying),
+  });
+  for (const image of observed.nodeImages) {
+    if (image.metadata.name !== imageName && releasesOf(image).includes(name)) {
+      actions.push(unregister(image, false));
+    }
+  }
+  return actions;
+}
+
+/** Why a Release waits: which NodeImage, since when, and what still holds it. */
+export function awaitMessage(dying: NodeImage): string {
+  const { namespace, name, deletionTimestamp, finalizers } = dying.metadata;
+  const held = finalizers?.length ? `; held by finalizer ${finalizers.join(", ")}` : "";
+  return `Not registering with NodeImage ${namespace}/${name}: it is being deleted (since ` +
+    `${deletionTimestamp}${held}). A new NodeImage will be created for this Release once it ` +
+    `is gone`;
 }
 
 function unregister(image: NodeImage, fresh: boolean): ReleaseAction {
