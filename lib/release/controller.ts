@@ -14,7 +14,7 @@
  * leader) reports each skipped Release once more.
  */
 import type { ReconcileResult } from "../controller/result.ts";
-import { done, TerminalError } from "../controller/result.ts";
+import { done, requeueAfter, TerminalError } from "../controller/result.ts";
 import { ResourceClient } from "../kube/client.ts";
 import { AlreadyExistsError, InvalidError, NotFoundError } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
@@ -35,6 +35,7 @@ import {
 import type { ReleaseNaming } from "./naming.ts";
 import { awaitMessage, planRelease, type ReleaseAction } from "./plan.ts";
 import { NodeImageAwaits } from "./awaits.ts";
+import type { NamespaceGate } from "./namespace_gate.ts";
 import { registrationWrites, unregistrationWrites } from "./registration.ts";
 
 /** Event reasons on Releases and NodeImages, for `kubectl events` and alerts. */
@@ -51,6 +52,8 @@ export const ReleaseEventReason = {
   ReleaseRemoved: "ReleaseRemoved",
   /** Release (Warning): its NodeImage is being deleted; it waits to register into a new one. */
   NodeImageTerminating: "NodeImageTerminating",
+  /** Release (Warning): `--namespace` does not exist, so its NodeImage cannot be created. */
+  NamespaceNotFound: "NamespaceNotFound",
 } as const;
 
 export interface ReleaseReconcilerOptions {
@@ -70,6 +73,8 @@ export interface ReleaseReconcilerOptions {
   recorder: EventRecorder;
   /** Releases waiting for a terminating NodeImage; shared with the NodeImage watch's mapping. */
   awaits?: NodeImageAwaits;
+  /** Creates in `namespace` while it may be missing; without it every create is tried. */
+  namespaceGate?: NamespaceGate;
   log?: Logger;
 }
 
@@ -132,7 +137,7 @@ export class ReleaseReconciler {
     for (const action of plan.actions) {
       if (!await run.perform(action)) break;
     }
-    return done();
+    return run.requeueAfterMs === undefined ? done() : requeueAfter(run.requeueAfterMs);
   };
 
   async #readRelease(name: string, signal: AbortSignal): Promise<Release | undefined> {
@@ -163,6 +168,8 @@ class Execution {
   readonly #signal: AbortSignal;
   #release: Release | undefined;
   #created: NodeImage | undefined;
+  /** Set when the reconcile should run again after this delay (a missing namespace). */
+  requeueAfterMs: number | undefined;
 
   constructor(
     context: ExecutionContext,
@@ -190,8 +197,7 @@ class Execution {
         return this.#release !== undefined || change === "remove";
       }
       case "CreateNodeImage":
-        await this.#create(action.nodeImage);
-        return true;
+        return await this.#create(action.nodeImage);
       case "Register":
         await this.#register(action.nodeImage);
         return true;
@@ -241,13 +247,40 @@ class Execution {
     );
   }
 
-  async #create(image: NodeImage): Promise<void> {
-    const { nodeImages, log } = this.#context;
+  /** Creates the NodeImage; false when the namespace is missing (the Release waits). */
+  async #create(image: NodeImage): Promise<boolean> {
+    const { nodeImages, log, options } = this.#context;
+    const gate = options.namespaceGate;
+    const admission = gate?.admit(this.#name);
+    if (admission && !admission.go) {
+      this.requeueAfterMs = admission.retryInMs;
+      if (admission.first) await this.#namespaceMissing(image, admission.retryInMs);
+      return false;
+    }
     try {
       this.#created = await nodeImages.create(image, { signal: this.#signal });
       log.info("Created NodeImage", { nodeImage: image.metadata.name });
+      gate?.succeeded(this.#name);
+      return true;
     } catch (error) {
-      if (error instanceof AlreadyExistsError) return; // created meanwhile: adopt it
+      if (gate && isMissingNamespace(error, image.metadata.namespace)) {
+        const { report, retryInMs } = gate.failed(this.#name);
+        this.requeueAfterMs = retryInMs;
+        if (report) {
+          log.warn("The NodeImage namespace does not exist; NodeImages cannot be created", {
+            namespace: image.metadata.namespace,
+            flag: "--namespace",
+            retryInMs,
+          });
+        }
+        await this.#namespaceMissing(image, retryInMs);
+        return false;
+      }
+      if (error instanceof AlreadyExistsError) {
+        gate?.succeeded(this.#name);
+        return true; // created meanwhile: adopt it
+      }
+      gate?.released(this.#name);
       if (error instanceof InvalidError) {
         // The object is derived from the Release alone: the same request fails every time.
         throw new TerminalError(
@@ -258,6 +291,19 @@ class Execution {
       }
       throw error;
     }
+  }
+
+  /** The Warning on this Release while `--namespace` is missing. */
+  async #namespaceMissing(image: NodeImage, retryInMs: number): Promise<void> {
+    const { namespace, name } = image.metadata;
+    await this.#context.options.recorder.event(
+      releaseReference(this.#release!),
+      "Warning",
+      ReleaseEventReason.NamespaceNotFound,
+      `Cannot create NodeImage ${namespace}/${name}: namespace "${namespace}" does not exist ` +
+        `(--namespace); trying again in ${Math.ceil(retryInMs / 1000)}s`,
+      "Create",
+    );
   }
 
   async #register(imageName: string): Promise<void> {
@@ -380,4 +426,10 @@ class Execution {
       throw error;
     }
   }
+}
+
+/** The API server's answer to a create in a namespace that does not exist. */
+function isMissingNamespace(error: unknown, namespace: string | undefined): boolean {
+  return error instanceof NotFoundError && error.status.details?.kind === "namespaces" &&
+    error.status.details?.name === namespace;
 }

@@ -22,6 +22,8 @@ import { validateFlatcarChannel } from "./derive.ts";
 import type { ReleaseNaming } from "./naming.ts";
 import { type NodeImage, type Release, releasesOf } from "./objects.ts";
 import { NodeImageAwaits } from "./awaits.ts";
+import { NamespaceGate } from "./namespace_gate.ts";
+import { realClock } from "../clock.ts";
 
 /** Controller name of the NodeImage garbage collector (metrics label, logs). */
 export const NODE_IMAGE_GC_CONTROLLER_NAME = "nodeimage-gc";
@@ -90,6 +92,8 @@ export function setupReleaseControllers(
   });
 
   const awaits = new NodeImageAwaits();
+  const namespaceGate = new NamespaceGate(options.namespace, options.clock ?? realClock);
+  ctx.readiness.addCheck("nodeimage-namespace", namespaceGate.check);
   const reconciler = new ReleaseReconciler({
     transport: ctx.transport,
     releases: releases.store,
@@ -100,6 +104,7 @@ export function setupReleaseControllers(
     naming: options.naming,
     recorder,
     awaits,
+    namespaceGate,
     log: ctx.log.with({ controller: RELEASE_CONTROLLER_NAME }),
   });
   const release = new Controller({
@@ -142,6 +147,9 @@ export function setupReleaseControllers(
     queueMetrics: ctx.queueMetrics(NODE_IMAGE_GC_CONTROLLER_NAME),
   });
 
+  namespaceGate.onOpen = (waiting) => {
+    for (const name of waiting) release.enqueue(name);
+  };
   ctx.manager.addController(release);
   ctx.manager.addController(gc);
 
