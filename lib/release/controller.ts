@@ -54,6 +54,8 @@ export const ReleaseEventReason = {
   NodeImageTerminating: "NodeImageTerminating",
   /** Release (Warning): `--namespace` does not exist, so its NodeImage cannot be created. */
   NamespaceNotFound: "NamespaceNotFound",
+  /** Release (Warning): an image component is listed more than once; the first is used. */
+  DuplicateComponent: "DuplicateComponent",
 } as const;
 
 export interface ReleaseReconcilerOptions {
@@ -86,6 +88,8 @@ export class ReleaseReconciler {
   readonly #log: Logger;
   /** Release name → generation already reported as skipped. */
   readonly #skipped = new Map<string, number>();
+  /** Release name → generation whose duplicate components were reported. */
+  readonly #duplicates = new Map<string, number>();
   readonly #awaits: NodeImageAwaits;
 
   constructor(options: ReleaseReconcilerOptions) {
@@ -124,7 +128,9 @@ export class ReleaseReconciler {
       naming,
       skippedGeneration: this.#skipped.get(name),
       awaiting: this.#awaits.get(name),
+      duplicatesReported: this.#duplicates.get(name),
     });
+    if (!release) this.#duplicates.delete(name);
     const context: ExecutionContext = {
       options: this.#options,
       releases: this.#releases,
@@ -132,6 +138,7 @@ export class ReleaseReconciler {
       log: this.#log.with({ release: name }),
       skipped: this.#skipped,
       awaits: this.#awaits,
+      duplicates: this.#duplicates,
     };
     const run = new Execution(context, name, release, nodeImages, signal);
     for (const action of plan.actions) {
@@ -158,6 +165,7 @@ interface ExecutionContext {
   log: Logger;
   skipped: Map<string, number>;
   awaits: NodeImageAwaits;
+  duplicates: Map<string, number>;
 }
 
 /** Carries out one plan; keeps what earlier actions learnt (the patched Release, a new image). */
@@ -226,6 +234,17 @@ class Execution {
         return true;
       case "ForgetAwait":
         this.#context.awaits.delete(this.#name);
+        return true;
+      case "ReportDuplicateComponents":
+        this.#context.duplicates.set(this.#name, action.generation);
+        log.info("Release lists an image component twice", { detail: action.message });
+        await options.recorder.event(
+          releaseReference(this.#release!),
+          "Warning",
+          ReleaseEventReason.DuplicateComponent,
+          action.message,
+          "Register",
+        );
         return true;
     }
   }

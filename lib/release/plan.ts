@@ -10,7 +10,12 @@
  *   still parsing (§11.3). Deleting or keeping the image is the garbage collector's decision.
  * - **Skipped**: not ours (provider not configured, vintage name, missing component): one
  *   Warning Event per generation, no finalizer, no error, no retry (§11.21). A finalizer left
- *   from before (provider since disabled) stays until deletion, which removes it.
+ *   from before (provider since disabled) stays until deletion, which removes it. A Release
+ *   edited so that it names no image any more (a bad version) is taken out of the images it
+ *   was registered with, and its Warning says so; one whose provider was disabled still names
+ *   its image and stays listed.
+ * - A component listed twice: the first wins, as in the Go operator, with one Warning per
+ *   generation.
  * - **Active**: finalizer first (so a deletion always finds the reference to clean), then the
  *   NodeImage, then the registration, then unregistration from images it no longer needs
  *   (its components changed).
@@ -23,6 +28,7 @@
 import {
   type DerivedNodeImage,
   deriveNodeImage,
+  duplicateComponents,
   providerNameOf,
   ReleaseParseError,
 } from "./derive.ts";
@@ -52,6 +58,8 @@ export interface ReleaseObservation {
   skippedGeneration?: number;
   /** The terminating NodeImage the Release already waits for, if any. */
   awaiting?: AwaitedNodeImage;
+  /** The Release generation whose duplicate components were already reported, if any. */
+  duplicatesReported?: number;
 }
 
 /** One step for the executor. */
@@ -79,7 +87,9 @@ export type ReleaseAction =
     message: string;
   }
   /** Stop waiting (the old NodeImage is gone, or the Release no longer needs it). */
-  | { type: "ForgetAwait" };
+  | { type: "ForgetAwait" }
+  /** Tell the user once per generation that a component is listed twice (the first wins). */
+  | { type: "ReportDuplicateComponents"; generation: number; message: string };
 
 export type SkipReason = "ProviderNotConfigured" | "NotANodeImageRelease";
 
@@ -142,6 +152,12 @@ export function planRelease(observed: ReleaseObservation): ReleasePlan {
   const skip = skipReason(name, derivation, observed);
   if (skip) {
     const generation = release.metadata.generation ?? 0;
+    // Registrations with images it no longer names are dropped (a bad edit): keeping them
+    // would keep those images, and their templates, alive for nothing.
+    const stale = listing.filter((image) => image.metadata.name !== derived?.objectName);
+    const dropped = stale.length
+      ? `; it no longer uses NodeImage ${stale.map((i) => i.metadata.name).join(", ")}`
+      : "";
     const actions: ReleaseAction[] = observed.skippedGeneration === generation
       ? []
       // The generation in the note keeps the Event recorder from folding a new generation's
@@ -150,18 +166,22 @@ export function planRelease(observed: ReleaseObservation): ReleasePlan {
         type: "ReportSkipped",
         generation,
         reason: skip.reason,
-        message: `${skip.message} (generation ${generation})`,
+        message: `${skip.message}${dropped} (generation ${generation})`,
       }];
+    actions.push(...stale.map((image) => unregister(image, false)));
     return { classification: "Skipped", derived, actions: [...forgetAwait, ...actions] };
   }
 
   const target = derived!;
+  const duplicates = reportDuplicates(release, observed);
   const cached = observed.nodeImages.find((image) => image.metadata.name === target.objectName);
   if (cached?.metadata.deletionTimestamp) {
-    return { classification: "Waiting", derived: target, actions: waitFor(cached, observed) };
+    const actions = waitFor(cached, observed);
+    return { classification: "Waiting", derived: target, actions: [...duplicates, ...actions] };
   }
   const actions: ReleaseAction[] = [...forget];
   if (!hasReleaseFinalizer(release)) actions.push({ type: "AddFinalizer" });
+  actions.push(...duplicates);
   if (!cached) {
     actions.push({
       type: "CreateNodeImage",
@@ -178,6 +198,24 @@ export function planRelease(observed: ReleaseObservation): ReleasePlan {
     if (image.metadata.name !== target.objectName) actions.push(unregister(image, false));
   }
   return { classification: "Active", derived: target, actions };
+}
+
+/** The duplicate-component Warning, unless this generation was already told. */
+function reportDuplicates(release: Release, observed: ReleaseObservation): ReleaseAction[] {
+  const generation = release.metadata.generation ?? 0;
+  if (observed.duplicatesReported === generation) return [];
+  const duplicates = duplicateComponents(release);
+  if (duplicates.length === 0) return [];
+  const listed = duplicates.map(({ name, versions }) =>
+    `"${name}" ${versions.length} times (${versions.join(", ")}); it uses the first, ` +
+    versions[0]
+  );
+  return [{
+    type: "ReportDuplicateComponents",
+    generation,
+    message: `spec.components lists ${listed.join("; ")}, as the Go operator did ` +
+      `(generation ${generation})`,
+  }];
 }
 
 /** The actions of a Release whose NodeImage `dying` is terminating. */

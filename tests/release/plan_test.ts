@@ -226,6 +226,47 @@ Deno.test("planRelease classifies, then lists the actions in order", async (t) =
       actions: ["ForgetAwait", `Unregister ${IMAGE}`, "RemoveFinalizer"],
     },
     {
+      name: "edited to a version that names no image: warned, and dropped from the image it used",
+      observed: observe(
+        release(R).withFinalizers(RELEASE_FINALIZER).withKubernetes("1.35.6+build.7").build(),
+        [nodeImage(IMAGE).withReleases(R).withState("Available").build()],
+      ),
+      classification: "Skipped",
+      actions: ["ReportSkipped", `Unregister ${IMAGE}`],
+    },
+    {
+      name: "bad version already reported but still listed: dropped quietly",
+      observed: observe(
+        release(R).withFinalizers(RELEASE_FINALIZER).withoutComponent("flatcar").build(),
+        [nodeImage(IMAGE).withReleases(R).withState("Available").build()],
+        { skippedGeneration: 0 },
+      ),
+      classification: "Skipped",
+      actions: [`Unregister ${IMAGE}`],
+    },
+    {
+      name: "a component listed twice: registered with the first, one Warning",
+      observed: observe(release(R).withDuplicateComponent("flatcar", "4593.2.4").build()),
+      classification: "Active",
+      actions: [
+        "AddFinalizer",
+        "ReportDuplicateComponents",
+        "CreateNodeImage",
+        `Register ${IMAGE}`,
+      ],
+    },
+    {
+      name: "a component listed twice, already reported for this generation: no Warning",
+      observed: observe(
+        release(R).withFinalizers(RELEASE_FINALIZER).withDuplicateComponent("flatcar", "4593.2.4")
+          .build(),
+        [nodeImage(IMAGE).withReleases(R).withState("Available").build()],
+        { duplicatesReported: 0 },
+      ),
+      classification: "Active",
+      actions: [],
+    },
+    {
       name: "gone: dangling references are dropped",
       observed: observe(undefined, [
         nodeImage(IMAGE).withReleases(R, "vsphere-35.0.1").withState("Available").build(),
@@ -273,6 +314,26 @@ Deno.test("waiting for a terminating NodeImage is reported once per incarnation,
       awaiting: { nodeImage: IMAGE, uid: "older-uid" },
     }));
     assert.equal(awaitOf(plan).report, true);
+  });
+});
+
+Deno.test("the Warnings for a bad edit and a duplicate component say what happened", async (t) => {
+  await t.step("no longer names the image it used", () => {
+    const [action] = planRelease(observe(
+      release(R).withFinalizers(RELEASE_FINALIZER).withFlatcar("4593.2.3-RC1").build(),
+      [nodeImage(IMAGE).withReleases(R).withState("Available").build()],
+    )).actions;
+    assert.ok(action?.type === "ReportSkipped");
+    assert.match(action.message, /4593\.2\.3-RC1/);
+    assert.match(action.message, new RegExp(`no longer uses NodeImage ${IMAGE}`));
+  });
+  await t.step("duplicate: names the component, both versions and the one used", () => {
+    const action = planRelease(observe(
+      release(R).withDuplicateComponent("flatcar", "4593.2.4").build(),
+    )).actions.find((a) => a.type === "ReportDuplicateComponents");
+    assert.ok(action?.type === "ReportDuplicateComponents");
+    assert.match(action.message, /"flatcar" 2 times \(4593\.2\.3, 4593\.2\.4\)/);
+    assert.match(action.message, /uses the first, 4593\.2\.3/);
   });
 });
 
