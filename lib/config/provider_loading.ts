@@ -20,6 +20,8 @@ export interface ProviderLoadContext {
   read: ReadTextFile;
   /** Problems are appended here. */
   issues: ConfigIssue[];
+  /** What loads but is probably a mistake is appended here (default: dropped). */
+  warnings?: ConfigIssue[];
   /** Files read are appended here (for watching). */
   files: string[];
 }
@@ -82,6 +84,14 @@ export async function loadProviderSection<C>(
     if (value !== undefined && flag.check?.(value) === undefined) {
       config = flag.apply(config, value);
     }
+  }
+  if (spec.locationNames(config).length === 0) {
+    // The Go operator started like this too (an empty locations map) and then did nothing.
+    ctx.warnings?.push({
+      file: locationsFile ?? source,
+      path: locationsFile ? "" : `${spec.section}.locations`,
+      message: `no locations: ${spec.platform} is enabled but no image will be uploaded anywhere`,
+    });
   }
   return config;
 }

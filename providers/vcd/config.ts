@@ -3,7 +3,14 @@
  * single object, not a map, as in the Go operator; `locations.org` is accepted and ignored
  * because the Go operator overwrites it with `credentials.org`.
  */
-import { type Decoder, field, join, type Secret, type YamlObject } from "../../lib/config/mod.ts";
+import {
+  type Decoder,
+  field,
+  httpUrlProblem,
+  join,
+  type Secret,
+  type YamlObject,
+} from "../../lib/config/mod.ts";
 
 export interface VcdCredentials {
   /** `https://host` or `https://host/api`. */
@@ -68,9 +75,8 @@ export function parseVcdSection(section: YamlObject, d: Decoder, path: string): 
 /** Reads VCD credentials (the `credentials` subtree, or the whole credentials file). */
 export function parseVcdCredentials(raw: YamlObject, d: Decoder, path: string): VcdCredentials {
   const url = d.requiredString(raw, "url", path);
-  if (url !== "" && !/^https?:\/\/[^/]/.test(url)) {
-    d.issue(join(path, "url"), "expected an http:// or https:// URL");
-  }
+  const urlProblem = httpUrlProblem(url);
+  if (urlProblem) d.issue(join(path, "url"), urlProblem);
   return {
     url,
     username: d.requiredString(raw, "username", path),
