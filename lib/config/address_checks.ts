@@ -8,6 +8,13 @@
  * enough.
  */
 
+/**
+ * User info in an address would be a password in a file field that is printed (logs, /readyz,
+ * status): credentials have fields of their own, which are kept as secrets.
+ */
+export const USERINFO_PROBLEM =
+  "must not contain user info (user:password@); put credentials in their own fields";
+
 /** A TCP port: decimal digits, 1 to 65535. */
 function portProblem(port: string): string | undefined {
   if (!/^[0-9]+$/.test(port)) return "the port must be a number from 1 to 65535";
@@ -29,7 +36,8 @@ function portProblem(port: string): string | undefined {
 export function hostPortProblem(hostPort: string): string | undefined {
   if (hostPort === "") return undefined;
   if (hostPort.includes("://")) return "expected host or host:port without a scheme";
-  if (/[/?#@\s]/.test(hostPort)) return "expected host or host:port, nothing else";
+  if (hostPort.includes("@")) return USERINFO_PROBLEM;
+  if (/[/?#\s]/.test(hostPort)) return "expected host or host:port, nothing else";
   let host = hostPort;
   let port: string | undefined;
   if (hostPort.startsWith("[")) {
@@ -65,7 +73,8 @@ export function httpUrlProblem(url: string): string | undefined {
   if (!scheme) return "expected an http:// or https:// URL";
   // The authority is checked by hand first: WHATWG URL parsing says only "Invalid URL" for a
   // bad port, and quietly drops a default one.
-  const authority = scheme[2].slice(scheme[2].lastIndexOf("@") + 1);
+  if (scheme[2].includes("@")) return USERINFO_PROBLEM;
+  const authority = scheme[2];
   const problem = hostPortProblem(authority);
   if (problem) return problem.replace("expected host or host:port", "expected a host");
   try {

@@ -15,7 +15,7 @@ import { type Decoder, field, join, type YamlObject } from "./_decode.ts";
 import type { YamlValue } from "./_yaml.ts";
 import { type DecodedFile, decodeMountedFile, type ReadTextFile } from "./mounted_files.ts";
 import { Secret } from "./secret.ts";
-import { httpUrlProblem } from "./address_checks.ts";
+import { httpUrlProblem, USERINFO_PROBLEM } from "./address_checks.ts";
 
 /** Static S3 keys read from `s3.credentialsFile`. */
 export interface S3Credentials {
@@ -91,6 +91,9 @@ export function parseS3Credentials(raw: YamlObject, d: Decoder, path: string): S
  */
 export function s3EndpointProblem(endpoint: string): string | undefined {
   const problem = httpUrlProblem(endpoint);
+  if (problem === USERINFO_PROBLEM) {
+    return "must not contain user info; use s3.credentialsFile for keys";
+  }
   if (problem) return problem;
   const url = new URL(endpoint);
   if (url.username !== "" || url.password !== "") {
