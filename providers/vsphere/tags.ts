@@ -59,8 +59,19 @@ export class TaggingClient {
     return this.#flavour;
   }
 
-  /** Attaches the version tags to `vm`, creating categories and tags as needed. */
-  async attach(vm: MoRef, tags: readonly VersionTag[], signal: AbortSignal): Promise<void> {
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Attaches the version tags to `vm`, creating categories and tags as needed. Calls run one
+   * after another, so concurrent imports never race to create the same category or tag.
+   */
+  attach(vm: MoRef, tags: readonly VersionTag[], signal: AbortSignal): Promise<void> {
+    const run = this.#queue.then(() => this.#attach(vm, tags, signal));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #attach(vm: MoRef, tags: readonly VersionTag[], signal: AbortSignal): Promise<void> {
     for (const wanted of tags) {
       const category = await this.#category(wanted.category, signal);
       const tag = await this.#tag(category, wanted, signal);
@@ -188,8 +199,16 @@ export class TaggingClient {
     return id;
   }
 
+  #creating?: Promise<void>;
+
+  /** One session for every caller: concurrent imports share the creation. */
   async #ensureSession(signal: AbortSignal): Promise<void> {
     if (this.#session) return;
+    this.#creating ??= this.#createSession(signal).finally(() => (this.#creating = undefined));
+    await this.#creating;
+  }
+
+  async #createSession(signal: AbortSignal): Promise<void> {
     const basic = btoa(
       String.fromCharCode(
         ...new TextEncoder().encode(
