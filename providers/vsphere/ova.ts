@@ -120,15 +120,10 @@ export async function splitMembers(
       current = undefined;
     },
   }, subject);
-  const aborted = new Promise<never>((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-  });
-  aborted.catch(() => {});
   try {
     for (;;) {
-      if (current) await Promise.race([current.demand(), aborted]);
-      const { done, value } = await Promise.race([reader.read(), aborted]);
+      if (current) await untilAborted(current.demand(), signal);
+      const { done, value } = await untilAborted(reader.read(), signal);
       if (done) {
         tar.end();
         break;
@@ -147,6 +142,20 @@ export async function splitMembers(
         `not found in the archive`,
     );
   }
+}
+
+/**
+ * `promise`, or the signal's reason once it aborts. A listener per call, removed when the
+ * promise settles: racing every read against one long-lived abort promise would keep every
+ * chunk read alive until the end (its reactions pile up on that promise).
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** The stream of one member, fed by `splitMembers` as its consumer pulls. */
