@@ -21,6 +21,7 @@ import { classify } from "../../providers/vsphere/inventory.ts";
 import { pickHost } from "../../providers/vsphere/locations.ts";
 import { ANNOTATION_MARKER } from "../../providers/vsphere/names.ts";
 import { withAnnotation } from "../../providers/vsphere/import_spec.ts";
+import { FakeClock } from "../support/fake_clock.ts";
 
 const ENV =
   `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>`;
@@ -255,3 +256,41 @@ Deno.test("the annotation goes right before files, ahead of one the OVF brought"
     "ours\nfrom OVF",
   );
 });
+
+Deno.test("an idle session is kept alive, and a lost one replaced, by the keep-alive read", async () => {
+  const SESSION =
+    `${ENV}<RetrievePropertiesExResponse xmlns="urn:vim25"><returnval><objects><obj type="SessionManager">SessionManager</obj><propSet><name>currentSession</name><val xsi:type="UserSession"><key>k</key></val></propSet></objects></returnval></RetrievePropertiesExResponse>${END}`;
+  // vcsim answers an unauthenticated read of the SessionManager with no properties at all.
+  const GONE =
+    `${ENV}<RetrievePropertiesExResponse xmlns="urn:vim25"><returnval><objects><obj type="SessionManager">SessionManager</obj></objects></returnval></RetrievePropertiesExResponse>${END}`;
+  let reads = 0;
+  const { http, requests } = scripted((m) => {
+    if (m === "RetrieveServiceContent") return { status: 200, body: CONTENT };
+    if (m === "Login") return { status: 200, body: LOGIN };
+    return { status: 200, body: ++reads === 1 ? SESSION : GONE };
+  });
+  const clock = new FakeClock();
+  const client = new SoapClient({
+    host: "vc",
+    username: "u",
+    password: new Secret("p"),
+    http,
+    clock,
+    keepAliveMs: 60_000,
+  });
+  await client.connect(AbortSignal.timeout(5000));
+  await clock.advance(30_000);
+  assert.equal(reads, 0, "not before the period");
+  await clock.advance(30_000);
+  await until(() => reads === 1);
+  assert.ok(String(requests.at(-1)?.body).includes("<pathSet>currentSession</pathSet>"));
+  assert.equal(client.logins, 1);
+  await clock.advance(60_000);
+  await until(() => client.logins === 2);
+  await client.close();
+});
+
+async function until(probe: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !probe(); i++) await new Promise((r) => setTimeout(r, 2));
+  assert.ok(probe(), "condition reached");
+}
