@@ -2,13 +2,14 @@
  * `deno task bench`: prints figures, never pass/fail. Each figure that can be compared is shown
  * with a baseline measured in the same run.
  *
- * Usage: deno task bench [watch] [release] [image] [proxmox] [http]   (all when none given)
+ * Usage: deno task bench [watch] [release] [image] [proxmox] [http] [vsphere]   (all when none given)
  */
 import { benchHttpUpload } from "./http_upload.ts";
 import { benchImageTransfers } from "./image_transfers.ts";
 import { benchProxmoxSteps } from "./proxmox_steps.ts";
 import { benchReleaseColdStart } from "./release_cold_start.ts";
 import { benchWatchPipeline } from "./watch_pipeline.ts";
+import { benchVsphereImport } from "./vsphere_import.ts";
 
 const benches: Record<string, () => Promise<void>> = {
   watch: () => benchWatchPipeline(Number(Deno.env.get("BENCH_OBJECTS") ?? 10_000)),
@@ -16,6 +17,7 @@ const benches: Record<string, () => Promise<void>> = {
   image: () => benchImageTransfers(),
   proxmox: () => benchProxmoxSteps(),
   http: () => benchHttpUpload(),
+  vsphere: () => benchVsphereImport(),
 };
 
 const selected = Deno.args.length ? Deno.args : Object.keys(benches);

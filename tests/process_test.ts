@@ -192,10 +192,10 @@ Deno.test("the operator process turns a Release into a NodeImage and lets it go 
       name: "flatcar-stable-4459.2.4-kube-1.34.5-tooling-1.27.0-gs",
       provider: "capv",
     });
-    // This build has no vSphere client: the image controller says so per location instead of
-    // failing silently, while the release controller still manages the image.
+    // The example's vCenter cannot be reached: the image controller says so per location instead
+    // of failing silently, while the release controller still manages the image.
     const located = await eventually(
-      "the capv locations to report the missing client",
+      "the capv locations to report the unreachable vCenter",
       async () => {
         const image = await nodeImages.get(name, "giantswarm");
         const status = image.status as { state?: string; locations?: { message?: string }[] };

@@ -117,6 +117,7 @@ export interface ImagePlan {
 export const ImageEventReason = {
   TransferStarted: "TransferStarted",
   TransferSucceeded: "TransferSucceeded",
+  TransferWarning: "TransferWarning",
   TransferFailed: "TransferFailed",
   SourceMissing: "SourceMissing",
   ProviderNotConfigured: "ProviderNotConfigured",
@@ -237,6 +238,13 @@ export function planImage(
         message: `Uploaded ${name} to location ${location}` +
           durationSuffix(transfer) + (verified ? ` (${verified})` : ""),
       });
+      for (const warning of transfer.result?.warnings ?? []) {
+        plan.events.push({
+          type: "Warning",
+          reason: ImageEventReason.TransferWarning,
+          message: `Uploaded ${name} to location ${location} with a warning: ${warning}`,
+        });
+      }
       requeues.push(timings.resyncMs);
       continue;
     }

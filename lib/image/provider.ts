@@ -88,6 +88,11 @@ export interface EnsureResult {
   reference: string;
   /** What was verified on the way, for the location's status message. */
   verified?: string[];
+  /**
+   * What went wrong without failing the image (e.g. tags not attached): each becomes a Warning
+   * Event on the NodeImage; the location is still Available.
+   */
+  warnings?: string[];
 }
 
 /** Per-provider health, for `/readyz` and location status. */

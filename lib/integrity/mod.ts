@@ -16,3 +16,4 @@ export { MAX_MANIFEST_BYTES, type OvaManifest, parseOvaManifest } from "./ova_ma
 export { QCOW2_MAGIC, qcow2Verifier } from "./qcow2.ts";
 export { sizeVerifier } from "./size.ts";
 export { VerificationLog, type VerifierOptions } from "./verification_log.ts";
+export { type TarEntry, type TarHandler, TarReader } from "./_tar.ts";

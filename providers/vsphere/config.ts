@@ -16,6 +16,10 @@ export interface VsphereCredentials {
   vcenter: string;
   username: string;
   password: Secret;
+  /** PEM CA bundle for the vCenter (and NFC hosts without a pinned thumbprint). */
+  caCert?: string;
+  /** Skip TLS verification (only when asked; the Go operator always skipped it, §11.17). */
+  insecure: boolean;
 }
 
 /** One import target. Optional fields are "" when unset, as in the Go operator. */
@@ -61,10 +65,16 @@ export function parseVsphereCredentials(
   const vcenter = d.requiredString(raw, "vcenter", path);
   const vcenterProblem = hostPortProblem(vcenter);
   if (vcenterProblem) d.issue(join(path, "vcenter"), vcenterProblem);
+  const caCert = d.optionalString(raw, "caCert", path, "");
+  if (caCert !== "" && !caCert.includes("-----BEGIN CERTIFICATE-----")) {
+    d.issue(join(path, "caCert"), "expected PEM certificates (-----BEGIN CERTIFICATE-----)");
+  }
   return {
     vcenter,
     username: d.requiredString(raw, "username", path),
     password: d.requiredSecret(raw, "password", path),
+    insecure: d.boolean(raw, "insecure", path, false),
+    ...(caCert ? { caCert } : {}),
   };
 }
 

@@ -1,8 +1,7 @@
 /**
- * The vSphere provider module (`capv`). This build has no vSphere client yet: the section is
- * read and validated as the Go operator's, its locations are listed, and building the client
- * fails with a message the registry shows on every location, so users see why nothing is
- * uploaded there; Releases and NodeImages are still managed.
+ * The vSphere provider module (`capv`): OVAs imported as VM templates through vCenter over
+ * SOAP, on the platform HTTP client. The other exports are the pieces tests, the bench and the
+ * demo drive directly.
  */
 import { defineProvider } from "../types.ts";
 import {
@@ -11,6 +10,7 @@ import {
   parseVsphereSection,
   type VsphereConfig,
 } from "./config.ts";
+import { createVsphereProvider } from "./provider.ts";
 
 /** vSphere: OVAs imported as VM templates through vCenter. */
 export const vsphere = defineProvider<VsphereConfig>({
@@ -41,11 +41,14 @@ export const vsphere = defineProvider<VsphereConfig>({
     locations: parseVsphereLocations({ "": root }, "", d, ""),
   }),
   locationNames: (config) => Object.keys(config.locations),
-  create: () => {
-    throw new Error("no vSphere client in this build of the operator (provider capv)");
-  },
+  create: (config, deps) => createVsphereProvider(config, { logger: deps.log, clock: deps.clock }),
 });
 
 export default vsphere;
 
+export { createVsphereProvider, VsphereProvider, type VsphereProviderOptions } from "./provider.ts";
+export { SoapClient, type SoapClientOptions } from "./soap/client.ts";
+export { TaggingClient } from "./tags.ts";
+export { HTTP_SOURCE_THUMBPRINT, sourceThumbprint } from "./pull.ts";
+export { ANNOTATION_MARKER, imageNameOf, versionTags, vmName } from "./names.ts";
 export type { VsphereConfig, VsphereCredentials, VsphereLocation } from "./config.ts";
