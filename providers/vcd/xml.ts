@@ -41,7 +41,9 @@ export function parseXml(text: string): { name: string; node: XmlNode } {
   const doc = parser.parse(text) as XmlNode;
   for (const [name, value] of Object.entries(doc)) {
     if (name.startsWith("?") || name === "#text") continue;
-    return { name, node: (typeof value === "object" && value !== null ? value : {}) as XmlNode };
+    // A root that may repeat elsewhere (Org, Task) comes as a one-element list.
+    const root = Array.isArray(value) ? value[0] : value;
+    return { name, node: (typeof root === "object" && root !== null ? root : {}) as XmlNode };
   }
   throw new SyntaxError("no root element");
 }
