@@ -94,7 +94,8 @@ export function decodeFault(body: string, statusText = ""): VcdFault {
       fault = {
         majorErrorCode: String(json.majorErrorCode ?? ""),
         minorErrorCode: String(json.minorErrorCode ?? ""),
-        message: String(json.message ?? statusText),
+        // cloudapi errors say `message`; the OAuth token endpoint `error_description`.
+        message: String(json.message ?? json.error_description ?? json.error ?? statusText),
       };
     } else if (text.startsWith("<")) {
       const { name, node } = parseXml(text);

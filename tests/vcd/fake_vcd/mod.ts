@@ -2,12 +2,7 @@
  * A fake VMware Cloud Director for tests, the bench and the demo: `FakeVcd.start(options)`, or
  * `main.ts` as a process. See `server.ts` for what it reproduces and `world.ts` for uploads.
  */
-export {
-  DEFAULT_TIMINGS,
-  FakeVcd,
-  type FakeVcdOptions,
-  type SeenVcdRequest,
-} from "./server.ts";
+export { DEFAULT_TIMINGS, FakeVcd, type FakeVcdOptions, type SeenVcdRequest } from "./server.ts";
 export {
   DEFAULT_ORGS,
   FAILED,

@@ -30,14 +30,23 @@ export function inspectDescriptor(text: string): DescriptorFacts | { problem: st
   const body = text.replace(/^\uFEFF/, "");
   const valid = XMLValidator.validate(body);
   if (valid !== true) {
-    return { problem: `The OVF descriptor is not well-formed XML: ${valid.err.msg} (line ${valid.err.line})` };
+    return {
+      problem:
+        `The OVF descriptor is not well-formed XML: ${valid.err.msg} (line ${valid.err.line})`,
+    };
   }
   const facts: DescriptorFacts = { files: [], hardware: [] };
   let root: { local: string; ns?: string } | undefined;
   let problem: string | undefined;
-  const visit = (nodes: Node[], scope: Map<string, string>, parent?: { local: string; ns?: string }) => {
+  const visit = (
+    nodes: Node[],
+    scope: Map<string, string>,
+    parent?: { local: string; ns?: string },
+  ) => {
     for (const node of nodes) {
-      const qname = Object.keys(node).find((k) => k !== ":@" && !k.startsWith("#") && !k.startsWith("?"));
+      const qname = Object.keys(node).find((k) =>
+        k !== ":@" && !k.startsWith("#") && !k.startsWith("?")
+      );
       if (!qname) continue;
       const attributes = (node[":@"] ?? {}) as Record<string, string>;
       const inner = new Map(scope);

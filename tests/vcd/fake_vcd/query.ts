@@ -17,7 +17,10 @@ import { FAILED, type FakeSession, type FakeVcdState, type Fault, RESOLVED } fro
 
 type Attributes = Record<string, string | number | boolean | undefined>;
 
-const STATUS_NAMES = new Map([[0, "UNRESOLVED"], [RESOLVED, "RESOLVED"], [FAILED, "FAILED_CREATION"]]);
+const STATUS_NAMES = new Map([[0, "UNRESOLVED"], [RESOLVED, "RESOLVED"], [
+  FAILED,
+  "FAILED_CREATION",
+]]);
 
 export function query(
   state: FakeVcdState,
@@ -117,10 +120,14 @@ export function query(
   const total = rows.length;
   const slice = rows.slice((page - 1) * pageSize, page * pageSize);
   return {
-    body: queryXml(h, { type, page, pageSize, total, self: url }, slice.map((attributes) => ({
-      element,
-      attributes,
-    }))),
+    body: queryXml(
+      h,
+      { type, page, pageSize, total, self: url },
+      slice.map((attributes) => ({
+        element,
+        attributes,
+      })),
+    ),
   };
 }
 

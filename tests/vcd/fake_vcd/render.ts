@@ -4,12 +4,12 @@
  */
 import {
   FAILED,
-  type Fault,
   type FakeCatalog,
   type FakeOrg,
   type FakeTask,
   type FakeTemplate,
   type FakeVdc,
+  type Fault,
   RESOLVED,
 } from "./state.ts";
 
@@ -33,8 +33,10 @@ export const TYPES = {
 } as const;
 
 export function esc(value: string | number | boolean): string {
-  return String(value).replace(/[&<>"']/g, (c) =>
-    ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c]!);
+  return String(value).replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c]!,
+  );
 }
 
 /** `name="value"` pairs, escaped, skipping undefined values. */
@@ -75,9 +77,13 @@ export function errorXml(fault: Fault): string {
 }
 
 export function orgListXml(h: Hrefs, orgs: FakeOrg[]): string {
-  const items = orgs.map((o) => `  <Org${attrs({ href: h.org(o), name: o.name, type: TYPES.org })}/>\n`);
+  const items = orgs.map((o) =>
+    `  <Org${attrs({ href: h.org(o), name: o.name, type: TYPES.org })}/>\n`
+  );
   return XML_HEAD +
-    `<OrgList xmlns="${VCLOUD_NS}"${attrs({ href: `${h.origin}/api/org/`, type: TYPES.orgList })}>\n` +
+    `<OrgList xmlns="${VCLOUD_NS}"${
+      attrs({ href: `${h.origin}/api/org/`, type: TYPES.orgList })
+    }>\n` +
     items.join("") + `</OrgList>\n`;
 }
 
@@ -124,7 +130,8 @@ export function catalogXml(
         href: h.catalog(catalog),
         type: TYPES.catalog,
       })
-    }>\n` + links.join("") + `  <Description/>\n  <CatalogItems>\n${items.join("")}  </CatalogItems>\n` +
+    }>\n` + links.join("") +
+    `  <Description/>\n  <CatalogItems>\n${items.join("")}  </CatalogItems>\n` +
     `  <IsPublished>false</IsPublished>\n</Catalog>\n`;
 }
 
@@ -140,7 +147,9 @@ export function catalogItemXml(h: Hrefs, catalog: FakeCatalog, template: FakeTem
       })
     }>\n` + link("up", h.catalog(catalog), TYPES.catalog) +
     `  <Description>${esc(template.description)}</Description>\n` +
-    `  <Entity${attrs({ href: h.template(template), name: template.name, type: TYPES.vAppTemplate })}/>\n` +
+    `  <Entity${
+      attrs({ href: h.template(template), name: template.name, type: TYPES.vAppTemplate })
+    }/>\n` +
     `</CatalogItem>\n`;
 }
 
@@ -153,8 +162,9 @@ export function templateXml(h: Hrefs, template: FakeTemplate, tasks: FakeTask[])
     link("down", `${h.template(template)}/metadata`, TYPES.metadata),
     link("remove", h.template(template)),
   ];
-  const files = template.status === RESOLVED || template.status === FAILED ? "" :
-    `  <Files>\n` + template.files.map((f) =>
+  const files = template.status === RESOLVED || template.status === FAILED
+    ? ""
+    : `  <Files>\n` + template.files.map((f) =>
       `    <File${attrs({ size: f.size, bytesTransferred: f.bytesTransferred, name: f.name })}>\n` +
       (f.bytesTransferred < f.size || f.size < 0
         ? `      <Link rel="upload:default"${attrs({ href: h.transfer(f.transferId, f.name) })}/>\n`
@@ -174,10 +184,14 @@ export function templateXml(h: Hrefs, template: FakeTemplate, tasks: FakeTask[])
       })
     }>\n` + links.join("") +
     `  <Description>${esc(template.description)}</Description>\n` +
-    (shown.length ? `  <Tasks>\n${shown.map((t) => taskElement(h, t, "    ")).join("")}  </Tasks>\n` : "") +
+    (shown.length
+      ? `  <Tasks>\n${shown.map((t) => taskElement(h, t, "    ")).join("")}  </Tasks>\n`
+      : "") +
     files +
     `  <Owner type="application/vnd.vmware.vcloud.owner+xml">\n` +
-    `    <User${attrs({ name: template.ownerName, type: "application/vnd.vmware.admin.user+xml" })}/>\n` +
+    `    <User${
+      attrs({ name: template.ownerName, type: "application/vnd.vmware.admin.user+xml" })
+    }/>\n` +
     `  </Owner>\n` +
     `  <DateCreated>${esc(template.createdAt)}</DateCreated>\n` +
     `</VAppTemplate>\n`;
@@ -203,7 +217,9 @@ function taskElement(h: Hrefs, task: FakeTask, indent: string, root = false): st
       type: TYPES.task,
     })
   }>\n` +
-    `${indent}  <Owner${attrs({ href: task.ownerHref, name: task.ownerName, type: task.ownerType })}/>\n` +
+    `${indent}  <Owner${
+      attrs({ href: task.ownerHref, name: task.ownerName, type: task.ownerType })
+    }/>\n` +
     (task.error
       ? `${indent}  <Error${
         attrs({
@@ -242,7 +258,9 @@ export function queryXml(
   };
   const lastPage = Math.max(1, Math.ceil(query.total / query.pageSize));
   const links = [
-    ...(query.page < lastPage ? [pageLink("nextPage", query.page + 1), pageLink("lastPage", lastPage)] : []),
+    ...(query.page < lastPage
+      ? [pageLink("nextPage", query.page + 1), pageLink("lastPage", lastPage)]
+      : []),
     ...(query.page > 1 ? [pageLink("previousPage", query.page - 1), pageLink("firstPage", 1)] : []),
   ];
   return XML_HEAD +
@@ -261,12 +279,18 @@ export function queryXml(
 }
 
 /** The versions document (§B.0); each version's login URL is the cloudapi sessions endpoint. */
-export function versionsXml(origin: string, versions: readonly string[], providerLoginUrl: boolean): string {
+export function versionsXml(
+  origin: string,
+  versions: readonly string[],
+  providerLoginUrl: boolean,
+): string {
   const infos = versions.map((v) =>
     `  <VersionInfo deprecated="false">\n    <Version>${esc(v)}</Version>\n` +
     `    <LoginUrl>${esc(`${origin}/cloudapi/1.0.0/sessions`)}</LoginUrl>\n` +
     (providerLoginUrl
-      ? `    <ProviderLoginUrl>${esc(`${origin}/cloudapi/1.0.0/sessions/provider`)}</ProviderLoginUrl>\n`
+      ? `    <ProviderLoginUrl>${
+        esc(`${origin}/cloudapi/1.0.0/sessions/provider`)
+      }</ProviderLoginUrl>\n`
       : "") +
     `  </VersionInfo>\n`
   );

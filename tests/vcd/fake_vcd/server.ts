@@ -148,7 +148,12 @@ export class FakeVcd {
         new Response(`fake VCD bug: ${(error as Error)?.stack ?? error}`, { status: 500 }),
     }, (req) => ref.fake!.#handle(req));
     const addr = await ready.promise;
-    return new FakeVcd(server, `${options.tls ? "https" : "http"}://127.0.0.1:${addr.port}`, options, ref);
+    return new FakeVcd(
+      server,
+      `${options.tls ? "https" : "http"}://127.0.0.1:${addr.port}`,
+      options,
+      ref,
+    );
   }
 
   /** Every existing session stops being accepted (as after VCD's absolute expiry). */
@@ -239,10 +244,15 @@ export class FakeVcd {
       }
     }
     if (path === "/api/versions" && method === "GET") {
-      return xml(200, versionsXml(this.url, this.#versions(), this.#options.providerLoginUrl ?? false));
+      return xml(
+        200,
+        versionsXml(this.url, this.#versions(), this.#options.providerLoginUrl ?? false),
+      );
     }
     if (path === "/cloudapi/1.0.0/sessions" && method === "POST") return this.#login(req, false);
-    if (path === "/cloudapi/1.0.0/sessions/provider" && method === "POST") return this.#login(req, true);
+    if (path === "/cloudapi/1.0.0/sessions/provider" && method === "POST") {
+      return this.#login(req, true);
+    }
     if (path === "/cloudapi/1.0.0/sessions/current") return this.#currentSession(req);
     const oauth = /^\/oauth\/(?:tenant\/([^/]+)|(provider))\/token$/.exec(path);
     if (oauth && method === "POST") {
@@ -311,7 +321,9 @@ export class FakeVcd {
     const isSystem = org?.name.toLowerCase() === "system";
     if (!org || isSystem !== provider) {
       return unauthorized(
-        isSystem ? "System users log in at /cloudapi/1.0.0/sessions/provider" : "Invalid credentials",
+        isSystem
+          ? "System users log in at /cloudapi/1.0.0/sessions/provider"
+          : "Invalid credentials",
       );
     }
     const user = org.users.find((u) => u.name === userName);
@@ -461,7 +473,9 @@ export class FakeVcd {
       const org = visibleOrgs.find((o) => o.catalogs.some((c) => c.id === m![1]));
       const catalog = org?.catalogs.find((c) => c.id === m![1]);
       if (!org || !catalog) return forbidden();
-      if (!m[2] && method === "GET") return xml(200, catalogXml(h, org, catalog, this.state.templates));
+      if (!m[2] && method === "GET") {
+        return xml(200, catalogXml(h, org, catalog, this.state.templates));
+      }
       if (m[2] && method === "POST") return await this.#upload(req, org, catalog, session);
     }
     m = /^\/api\/vAppTemplate\/vappTemplate-([^/]+?)(\/metadata)?$/.exec(path);
@@ -469,7 +483,9 @@ export class FakeVcd {
       const template = this.state.templates.get(m[1]);
       if (!template || !visibleOrgs.some((o) => o.id === template.orgId)) return forbidden();
       if (!m[2] && method === "GET") {
-        const tasks = [...this.state.tasks.values()].filter((t) => t.ownerHref === h.template(template));
+        const tasks = [...this.state.tasks.values()].filter((t) =>
+          t.ownerHref === h.template(template)
+        );
         return xml(200, templateXml(h, template, tasks));
       }
       if (!m[2] && method === "DELETE") {
@@ -501,7 +517,11 @@ export class FakeVcd {
     const bad = (message: string, minor = "BAD_REQUEST", status = 400) =>
       xmlError(status, { majorErrorCode: status, minorErrorCode: minor, message });
     if (catalog.subscribed) {
-      return bad("A subscribed catalog cannot take uploads", "ACCESS_TO_RESOURCE_IS_FORBIDDEN", 403);
+      return bad(
+        "A subscribed catalog cannot take uploads",
+        "ACCESS_TO_RESOURCE_IS_FORBIDDEN",
+        403,
+      );
     }
     if (req.headers.get("content-type")?.split(";")[0] !== TYPES.uploadParams) {
       await req.body?.cancel();
@@ -516,13 +536,18 @@ export class FakeVcd {
     if (!params || typeof params !== "object") return bad("Expected UploadVAppTemplateParams");
     const name = String(params["@name"] ?? "");
     if (!name) return bad("UploadVAppTemplateParams needs a name");
-    const taken = [...catalog.items.values()].some((id) => this.state.templates.get(id)?.name === name);
+    const taken = [...catalog.items.values()].some((id) =>
+      this.state.templates.get(id)?.name === name
+    );
     if (taken) {
       // [UNVERIFIED] exact message; the code is what clients see for duplicate entity names.
       return bad(`The VCD entity ${name} already exists.`, "DUPLICATE_NAME");
     }
     const reference = params.VdcStorageProfile as Record<string, unknown> | undefined;
-    let placed: { vdc: FakeOrg["vdcs"][number]; profile: FakeOrg["vdcs"][number]["profiles"][number] } | undefined;
+    let placed: {
+      vdc: FakeOrg["vdcs"][number];
+      profile: FakeOrg["vdcs"][number]["profiles"][number];
+    } | undefined;
     if (reference) {
       const id = /\/vdcStorageProfile\/([^/]+)$/.exec(String(reference["@href"] ?? ""))?.[1];
       for (const vdc of org.vdcs) {
@@ -561,7 +586,9 @@ export class FakeVcd {
       const doc = xmlParser.parse(await req.text()).Metadata as Record<string, unknown>;
       entries = ((doc?.MetadataEntry ?? []) as Record<string, unknown>[]).map((entry) => {
         const typed = entry.TypedValue as Record<string, unknown>;
-        if (typed?.["@type"] !== "MetadataStringValue") throw new Error("expected MetadataStringValue");
+        if (typed?.["@type"] !== "MetadataStringValue") {
+          throw new Error("expected MetadataStringValue");
+        }
         return [String(entry.Key), String(typed.Value ?? "")];
       });
     } catch (error) {
@@ -571,7 +598,11 @@ export class FakeVcd {
         message: `Invalid Metadata: ${(error as Error).message}`,
       });
     }
-    return xml(202, taskXml(this.world.hrefs, this.world.mergeMetadata(template, entries)), TYPES.task);
+    return xml(
+      202,
+      taskXml(this.world.hrefs, this.world.mergeMetadata(template, entries)),
+      TYPES.task,
+    );
   }
 
   // --- /transfer ------------------------------------------------------------------------

@@ -12,8 +12,14 @@ export const UNRESOLVED = 0;
 export const RESOLVED = 8;
 export const FAILED = -1;
 
-export type TaskStatus = "queued" | "preRunning" | "running" | "success" | "error" | "canceled" |
-  "aborted";
+export type TaskStatus =
+  | "queued"
+  | "preRunning"
+  | "running"
+  | "success"
+  | "error"
+  | "canceled"
+  | "aborted";
 
 export interface Fault {
   majorErrorCode: number;

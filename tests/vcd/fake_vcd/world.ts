@@ -132,7 +132,12 @@ export class World {
       ownerName: params.ownerName,
       descriptorUploaded: false,
       hardware: [],
-      files: [{ name: "descriptor.ovf", size: -1, bytesTransferred: 0, transferId: crypto.randomUUID() }],
+      files: [{
+        name: "descriptor.ovf",
+        size: -1,
+        bytesTransferred: 0,
+        transferId: crypto.randomUUID(),
+      }],
       uploadTaskId: "",
       metadata: new Map(),
     };
