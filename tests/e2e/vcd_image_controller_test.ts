@@ -13,6 +13,7 @@
  * failed template left in the catalog, and a wrong password next to a healthy provider.
  */
 import assert from "node:assert/strict";
+import { Logger } from "../../lib/log.ts";
 import { NODE_IMAGE_FINALIZER } from "../../lib/names.ts";
 import type { NodeImage } from "../../lib/release/objects.ts";
 import { type TestCluster, withCluster } from "../release/_cluster.ts";
@@ -64,6 +65,7 @@ const encoder = new TextEncoder();
 const { pki, unavailable } = await filePki();
 
 interface StartOptions {
+  log?: Logger;
   inventoryResyncMs?: number;
   retry?: boolean;
   password?: string;
@@ -99,11 +101,12 @@ async function withSetup(
               refreshToken: options.refreshToken,
               locations: options.locations,
             }),
-            undefined,
+            options.log,
             options.provider,
           ),
           catalogs: options.catalogs,
           resolver,
+          log: options.log,
           inventoryResyncMs: options.inventoryResyncMs,
           // Failed cases look at one attempt; retrying would only add identical uploads.
           timings: options.retry === false
@@ -510,5 +513,27 @@ suite.test("a wrong password puts every VCD location in Error; another provider 
       fake.requests.filter((r) => r.path.startsWith("/api/") && r.path !== "/api/versions").length,
       0,
     );
+    await run.stop();
+  }));
+
+suite.test("a metadata failure is a logged warning: the template is kept and Available", (server) =>
+  withSetup(server, pki!, async ({ cluster, fake, bucket, start }) => {
+    await bucket.putImage("capvcd", IMAGE, goodOva().bytes);
+    fake.failMetadata(2);
+    const lines: string[] = [];
+    const log = new Logger({ level: "info", format: "json", sink: (line) => lines.push(line) });
+    const run = await start({ log, retry: false });
+    await createImage(cluster, NAME);
+    await cluster.waitFor("Available", whenEveryLocation(cluster, "Available"));
+    for (const location of LOCATION_NAMES) {
+      const template = templateIn(fake, CATALOG_OF[location], IMAGE)!;
+      assert.equal(template.status, RESOLVED);
+      assert.equal(template.metadata.size, 0, "the merge task failed");
+    }
+    const warnings = lines.map((l) => JSON.parse(l)).filter((l) =>
+      l.level === "warn" && /version metadata failed/.test(l.msg)
+    );
+    assert.equal(warnings.length, 2, lines.join("\n"));
+    assert.match(warnings[0].error, /INTERNAL_SERVER_ERROR.*injected failure/);
     await run.stop();
   }));

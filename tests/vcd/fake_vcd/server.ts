@@ -161,10 +161,10 @@ export class FakeVcd {
     for (const session of this.state.sessions.values()) session.expired = true;
   }
 
-  /** Sessions opened so far. */
-  get logins(): number {
-    return this.state.sessions.size;
-  }
+  /** Sessions opened so far (logged out ones included). */
+  logins = 0;
+  /** Every bearer token handed out (a secret like the password: tests search logs for it). */
+  readonly tokensIssued: string[] = [];
 
   /** The next import fails: template -1, upload task `error` with this message. */
   failNextImport(message = "Failed to import the OVF package (injected failure)"): void {
@@ -400,6 +400,8 @@ export class FakeVcd {
       expired: false,
     };
     this.state.sessions.set(token, session);
+    this.logins++;
+    this.tokensIssued.push(token);
     return session;
   }
 
