@@ -2,12 +2,13 @@
  * `deno task bench`: prints figures, never pass/fail. Each figure that can be compared is shown
  * with a baseline measured in the same run.
  *
- * Usage: deno task bench [watch] [release] [image] [proxmox] [http]   (all when none given)
+ * Usage: deno task bench [watch] [release] [image] [proxmox] [http] [vcd]   (all when none given)
  */
 import { benchHttpUpload } from "./http_upload.ts";
 import { benchImageTransfers } from "./image_transfers.ts";
 import { benchProxmoxSteps } from "./proxmox_steps.ts";
 import { benchReleaseColdStart } from "./release_cold_start.ts";
+import { benchVcdUpload } from "./vcd_upload.ts";
 import { benchWatchPipeline } from "./watch_pipeline.ts";
 
 const benches: Record<string, () => Promise<void>> = {
@@ -16,6 +17,7 @@ const benches: Record<string, () => Promise<void>> = {
   image: () => benchImageTransfers(),
   proxmox: () => benchProxmoxSteps(),
   http: () => benchHttpUpload(),
+  vcd: () => benchVcdUpload(),
 };
 
 const selected = Deno.args.length ? Deno.args : Object.keys(benches);
