@@ -40,8 +40,9 @@ export async function benchVcdUpload(): Promise<void> {
     const run = await operatorSide(s3.endpoint, vcd.url);
     printFigures("VCD provider, S3 → VCD", run.bytes, run.ms, run.rssBefore, run.peak);
     const written = run.writtenAfter < 0
-      ? "unavailable"
-      : `${run.writtenAfter - run.writtenBefore}`;
+      ? "unavailable (/proc/self/io not readable)"
+      : `${run.writtenAfter - run.writtenBefore} during the transfer, ${run.writtenAfter} since ` +
+        `the process started (Deno's code cache, before the transfer)`;
     line("bytes written to disk by the operator side", written);
     line("CPU time of the operator side", `${run.cpu.toFixed(1)} s (user + system)`);
     line("VCD provider vs the curl pipe", `${(baseline.ms / run.ms).toFixed(2)}× the throughput`);

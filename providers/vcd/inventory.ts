@@ -11,10 +11,10 @@
  *   unresolved one (an upload in progress or abandoned) is reported `complete: false`.
  */
 import type { Clock } from "../../lib/clock.ts";
-import type { Inventory, InventoryItem } from "../types.ts";
+import { type Inventory, type InventoryItem, ProviderUnavailableError } from "../types.ts";
 import type { QueryRecord, VcdClient } from "./client.ts";
 import { type ResolvedLocation, sameEntity } from "./location.ts";
-import { raceSignal } from "./_signal.ts";
+import { raceSignal, withDeadline } from "./_signal.ts";
 
 /**
  * Record statuses of a usable template. Query records carry the status as a name; VCD's
@@ -81,10 +81,13 @@ export class CatalogListings {
     const generation = this.#generation;
     try {
       const type = this.#client.session.isProvider ? "adminVAppTemplate" : "vAppTemplate";
-      const records = await this.#client.query(
-        type,
-        [["catalogName", location.config.catalog]],
-        AbortSignal.timeout(120_000),
+      const records = await withDeadline(
+        120_000,
+        () =>
+          new ProviderUnavailableError(
+            `Listing VCD catalog "${location.config.catalog}" took over 120 s`,
+          ),
+        (signal) => this.#client.query(type, [["catalogName", location.config.catalog]], signal),
       );
       const templates = records
         .filter((r) => r.catalog === undefined || sameEntity(r.catalog, location.catalogHref))

@@ -11,11 +11,11 @@
  * we hold does not exist), so a recreated catalog is found again. Errors name the location,
  * the missing object and what exists instead.
  */
-import { PlatformError, UnknownLocationError } from "../types.ts";
+import { PlatformError, ProviderUnavailableError, UnknownLocationError } from "../types.ts";
 import type { VcdClient } from "./client.ts";
 import type { VcdLocation } from "./config.ts";
 import { attr, children, linksOf } from "./xml.ts";
-import { raceSignal } from "./_signal.ts";
+import { raceSignal, withDeadline } from "./_signal.ts";
 
 const CATALOG_TYPE = "application/vnd.vmware.vcloud.catalog+xml";
 const VDC_TYPE = "application/vnd.vmware.vcloud.vdc+xml";
@@ -64,7 +64,11 @@ export class Locations {
     let pending = this.#resolved.get(name);
     if (!pending) {
       // Shared by every caller, so one caller giving up does not fail the others.
-      pending = this.#lookUp(name, config, AbortSignal.timeout(120_000));
+      pending = withDeadline(
+        120_000,
+        () => new ProviderUnavailableError(`Looking up VCD location "${name}" took over 120 s`),
+        (deadline) => this.#lookUp(name, config, deadline),
+      );
       this.#resolved.set(name, pending);
       pending.catch(() => {
         if (this.#resolved.get(name) === pending) this.#resolved.delete(name);

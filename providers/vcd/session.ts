@@ -25,7 +25,7 @@ import {
 } from "../_http/mod.ts";
 import { ProviderUnavailableError } from "../types.ts";
 import { decodeFault, errorFromResponse, VcdAuthError } from "./errors.ts";
-import { raceSignal } from "./_signal.ts";
+import { raceSignal, withDeadline } from "./_signal.ts";
 import { children, childText, parseXml } from "./xml.ts";
 
 /** The API version this client speaks. */
@@ -152,14 +152,19 @@ export class VcdSession {
     return this.#login;
   }
 
-  async #openSession(): Promise<SessionState> {
-    const signal = AbortSignal.timeout(LOGIN_TIMEOUT_MS);
-    const urls = await this.#discover(signal);
-    const state = this.#options.auth.kind === "password"
-      ? await this.#passwordLogin(this.#options.auth, urls, signal)
-      : await this.#tokenLogin(this.#options.auth, signal);
-    this.logins++;
-    return state;
+  #openSession(): Promise<SessionState> {
+    const timeout = () =>
+      new ProviderUnavailableError(
+        `Cannot log in to VCD at ${this.#options.base}: no answer within ${LOGIN_TIMEOUT_MS} ms`,
+      );
+    return withDeadline(LOGIN_TIMEOUT_MS, timeout, async (signal) => {
+      const urls = await this.#discover(signal);
+      const state = this.#options.auth.kind === "password"
+        ? await this.#passwordLogin(this.#options.auth, urls, signal)
+        : await this.#tokenLogin(this.#options.auth, signal);
+      this.logins++;
+      return state;
+    });
   }
 
   /** The login URLs for API version 37.0 from the versions document (cached). */
@@ -306,12 +311,17 @@ export class VcdSession {
 
   async #deleteSession(state: SessionState): Promise<void> {
     try {
-      await this.#options.http.request({
-        method: "DELETE",
-        url: `${this.#options.base}/cloudapi/1.0.0/sessions/current`,
-        headers: { ...this.headers(state), Accept: `application/json;version=${API_VERSION}` },
-        signal: AbortSignal.timeout(5_000),
-      });
+      await withDeadline(
+        5_000,
+        () => new Error("logout timed out"),
+        (signal) =>
+          this.#options.http.request({
+            method: "DELETE",
+            url: `${this.#options.base}/cloudapi/1.0.0/sessions/current`,
+            headers: { ...this.headers(state), Accept: `application/json;version=${API_VERSION}` },
+            signal,
+          }),
+      );
     } catch {
       // The session times out on its own; a failed logout changes nothing for us.
     }
