@@ -413,3 +413,41 @@ Deno.test("delete and metadata answer 202 with a task that does the work", async
     assert.equal((await api(fake, token, "GET", href)).status, 403);
   });
 });
+
+Deno.test("main.ts runs the fake as a process: a ready line with its URL, then a working API", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("./fake_vcd/main.ts", import.meta.url).pathname,
+      "--org",
+      "acme",
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let seen = "";
+    while (!seen.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    const url = /^fake-vcd ready at (http:\/\/127\.0\.0\.1:\d+) /.exec(seen)?.[1];
+    assert.ok(url, seen);
+    const response = await fetch(`${url}/cloudapi/1.0.0/sessions`, {
+      method: "POST",
+      headers: {
+        Authorization: basic("operator", "acme", "operator-password"),
+        Accept: "application/*;version=37.0",
+      },
+    });
+    await response.body?.cancel();
+    assert.equal(response.status, 200);
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await reader.cancel().catch(() => {});
+  }
+});
