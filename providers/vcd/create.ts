@@ -161,7 +161,7 @@ export async function createTemplate(
     const targets = files.map(({ ref, file }): UploadTarget => ({
       name: ref.href,
       size: file.size >= 0 ? file.size : ref.size ?? -1,
-      url: file.uploadHref!,
+      url: file.uploadHref ?? "",
       ...(ref.chunkSize ? { chunkSize: ref.chunkSize } : {}),
       uploaded: file.bytesTransferred,
       uncertain: false,
@@ -210,7 +210,10 @@ export async function createTemplate(
     return {
       href,
       verified,
-      hardware: version > 0 ? [`vmx-${version}`] : descriptor.hardwareTypes,
+      // Only what the descriptor VCD got says: one without VirtualSystemType was not patched.
+      hardware: version > 0 && descriptor.hardwareSpans.length > 0
+        ? [`vmx-${version}`]
+        : descriptor.hardwareTypes,
     };
   } catch (error) {
     await reader?.cancel(error);
@@ -326,7 +329,10 @@ function uploadLinks(
     ref,
     file: files.find((f) => f.name === ref.href),
   }));
-  if (pairs.some((p) => !p.file?.uploadHref)) return undefined;
+  // A file with nothing left to send (an empty one) may come without an upload link.
+  if (pairs.some((p) => !p.file || (!p.file.uploadHref && p.file.bytesTransferred < p.file.size))) {
+    return undefined;
+  }
   return pairs as { ref: OvfDescriptor["files"][number]; file: TemplateFile }[];
 }
 

@@ -186,7 +186,8 @@ export class World {
       for (const f of listed) this.state.transfers.set(f.transferId, template.id);
       // Disk files are listed before descriptor.ovf (§B.3).
       template.files = [...listed, file];
-      if (listed.length === 0) this.#import(template);
+      // Nothing to wait for when the descriptor references no bytes.
+      if (listed.every((f) => f.size === 0)) this.#import(template);
     });
     return undefined;
   }
@@ -194,8 +195,7 @@ export class World {
   /** After a transfer stored bytes: the import starts once every file is complete. */
   fileProgress(template: FakeTemplate): void {
     this.touchTransfer(template);
-    const complete = template.files.length > 1 &&
-      template.files.every((f) => f.size >= 0 && f.bytesTransferred === f.size);
+    const complete = template.files.every((f) => f.size >= 0 && f.bytesTransferred === f.size);
     if (complete) this.#import(template);
   }
 
