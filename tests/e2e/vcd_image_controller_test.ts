@@ -537,3 +537,24 @@ suite.test("a metadata failure is a logged warning: the template is kept and Ava
     assert.match(warnings[0].error, /INTERNAL_SERVER_ERROR.*injected failure/);
     await run.stop();
   }));
+
+suite.test("an import VCD fails is an Error naming VCD's task error; the item is removed", (server) =>
+  withSetup(server, pki!, async ({ cluster, fake, bucket, start }) => {
+    await bucket.putImage("capvcd", IMAGE, goodOva().bytes);
+    fake.failNextImport("Unable to parse the disk: not a streamOptimized VMDK");
+    fake.failNextImport("Unable to parse the disk: not a streamOptimized VMDK");
+    const run = await start({ retry: false });
+    await createImage(cluster, NAME);
+    const image = await cluster.waitFor("Error", whenEveryLocation(cluster, "Error"));
+    for (const location of LOCATION_NAMES) {
+      const message = locationOf(image, location)?.message ?? "";
+      assert.match(
+        message,
+        /step "wait for import" failed: VCD task vdcUploadOvfContents ended error/,
+        message,
+      );
+      assert.match(message, /not a streamOptimized VMDK; the catalog item was removed/, message);
+    }
+    assert.deepEqual(templatesOf(fake), []);
+    await run.stop();
+  }));
