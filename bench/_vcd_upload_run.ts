@@ -73,6 +73,10 @@ const progress: TransferProgress = {
   reference: () => {},
   phase: () => {},
 };
+const gcMs = Number(Deno.env.get("BENCH_VCD_GC_MS") ?? 0);
+const gcTimer = gcMs > 0
+  ? setInterval(() => (globalThis as unknown as { gc(): void }).gc(), gcMs)
+  : undefined;
 const rssBefore = kib("VmRSS");
 const writtenBefore = writeBytes();
 const cpuBefore = cpuSeconds();
@@ -82,6 +86,7 @@ const ms = performance.now() - started;
 const writtenAfter = writeBytes();
 const cpu = cpuSeconds() - cpuBefore;
 const peak = kib("VmHWM");
+clearInterval(gcTimer);
 await provider.close();
 resolver.close();
 console.log(JSON.stringify({

@@ -10,6 +10,9 @@
  * - bytes the operator side made the kernel write to storage (`/proc/self/io` write_bytes),
  *   which must be 0: nothing goes to disk.
  * The fake's own report (SHA-256 of the disk it received) is checked against the source.
+ *
+ * `BENCH_VCD_PIECE_MIB` sets the piece size (default 64); `BENCH_VCD_GC_MS` forces a V8
+ * collection that often on the operator side (a diagnostic: how much of the growth is garbage).
  */
 import { createHash } from "node:crypto";
 import { line } from "./_support.ts";
@@ -294,7 +297,7 @@ async function operatorSide(s3Endpoint: string, vcdUrl: string) {
     args: [
       "run",
       "--allow-all",
-      "--v8-flags=--max-old-space-size=160",
+      `--v8-flags=--max-old-space-size=160${Deno.env.get("BENCH_VCD_GC_MS") ? ",--expose-gc" : ""}`,
       new URL("./_vcd_upload_run.ts", import.meta.url).pathname,
       s3Endpoint,
       BUCKET,
