@@ -144,7 +144,7 @@ function waitForState(cluster: TestCluster, name: string, state: string) {
   });
 }
 
-function occurrences(captured: Captured, needles: string[]): string[] {
+function occurrences(captured: Captured, needles: readonly string[]): string[] {
   const found: string[] = [];
   for (const [where, texts] of Object.entries(captured)) {
     for (const needle of needles) {
