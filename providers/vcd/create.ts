@@ -21,7 +21,6 @@
  */
 import type { Clock } from "../../lib/clock.ts";
 import type { Logger } from "../../lib/log.ts";
-import { MAX_MANIFEST_BYTES } from "../../lib/integrity/mod.ts";
 import {
   type ImageSource,
   type ImageSpec,
@@ -32,8 +31,8 @@ import {
 } from "../types.ts";
 import type { VcdClient } from "./client.ts";
 import type { ResolvedLocation } from "./location.ts";
-import { MAX_OVF_BYTES, type OvfDescriptor, patchHardwareVersion, readOvf } from "./ovf.ts";
-import { type OvaMember, OvaMemberReader } from "./ova_reader.ts";
+import { type OvfDescriptor, patchHardwareVersion, readOvf } from "./ovf.ts";
+import { OvaMemberReader, readHead } from "./ova_reader.ts";
 import {
   deleteTemplate,
   getTemplate,
@@ -223,53 +222,6 @@ export async function createTemplate(
       : "nothing was created";
     throw stepError(location, image, step, error, rollback);
   }
-}
-
-/** The descriptor, the members before it, and the first member still to process. */
-async function readHead(reader: OvaMemberReader, key: string): Promise<{
-  descriptorName: string;
-  descriptor: Uint8Array;
-  before: OvaMember[];
-  next: OvaMember | undefined;
-}> {
-  const before: OvaMember[] = [];
-  for (;;) {
-    const member = await reader.next();
-    if (!member) throw new IntegrityError(`The OVA ${key} has no OVF descriptor (.ovf member)`);
-    if (!member.regular) continue;
-    if (!member.name.toLowerCase().endsWith(".ovf")) {
-      before.push(member);
-      continue;
-    }
-    if (member.size > MAX_OVF_BYTES) {
-      throw new IntegrityError(
-        `The OVF descriptor ${member.name} in ${key} is ${member.size} bytes, more than ` +
-          `${MAX_OVF_BYTES}`,
-      );
-    }
-    const descriptor = await readMember(reader, member.size);
-    let next = await reader.next();
-    // The manifest right after the descriptor is read through, so the source's verifier has
-    // compared the descriptor with it before anything is created in VCD.
-    if (
-      next?.regular && next.name.toLowerCase().endsWith(".mf") && next.size <= MAX_MANIFEST_BYTES
-    ) {
-      await readMember(reader, next.size);
-      next = await reader.next();
-    }
-    return { descriptorName: member.name, descriptor, before, next };
-  }
-}
-
-async function readMember(reader: OvaMemberReader, size: number): Promise<Uint8Array> {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (let bytes = await reader.read(size); bytes; bytes = await reader.read(size - at)) {
-    out.set(bytes, at);
-    at += bytes.byteLength;
-    if (at === size) break;
-  }
-  return out;
 }
 
 async function createItem(

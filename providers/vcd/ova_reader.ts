@@ -12,8 +12,12 @@
  *   of its data in the stream), or `undefined` after the last.
  * - `drain` reads the stream to its very end, so the source's verifiers (size, digest,
  *   manifest) run their final checks; their errors, like a malformed archive, reject the call.
+ * - `readHead` takes the descriptor (and the manifest right after it) into memory, bounded.
  */
 import { type TarEntry, TarReader } from "../../lib/integrity/_tar.ts";
+import { MAX_MANIFEST_BYTES } from "../../lib/integrity/mod.ts";
+import { IntegrityError } from "../types.ts";
+import { MAX_OVF_BYTES } from "./ovf.ts";
 
 /** One member of the OVA. */
 export interface OvaMember {
@@ -111,6 +115,53 @@ export class OvaMemberReader {
     }
     return this.#events[this.#head];
   }
+}
+
+/** The descriptor, the members before it, and the first member still to process. */
+export async function readHead(reader: OvaMemberReader, key: string): Promise<{
+  descriptorName: string;
+  descriptor: Uint8Array;
+  before: OvaMember[];
+  next: OvaMember | undefined;
+}> {
+  const before: OvaMember[] = [];
+  for (;;) {
+    const member = await reader.next();
+    if (!member) throw new IntegrityError(`The OVA ${key} has no OVF descriptor (.ovf member)`);
+    if (!member.regular) continue;
+    if (!member.name.toLowerCase().endsWith(".ovf")) {
+      before.push(member);
+      continue;
+    }
+    if (member.size > MAX_OVF_BYTES) {
+      throw new IntegrityError(
+        `The OVF descriptor ${member.name} in ${key} is ${member.size} bytes, more than ` +
+          `${MAX_OVF_BYTES}`,
+      );
+    }
+    const descriptor = await readMember(reader, member.size);
+    let next = await reader.next();
+    // The manifest right after the descriptor is read through, so the source's verifier has
+    // compared the descriptor with it before anything is created in VCD.
+    if (
+      next?.regular && next.name.toLowerCase().endsWith(".mf") && next.size <= MAX_MANIFEST_BYTES
+    ) {
+      await readMember(reader, next.size);
+      next = await reader.next();
+    }
+    return { descriptorName: member.name, descriptor, before, next };
+  }
+}
+
+async function readMember(reader: OvaMemberReader, size: number): Promise<Uint8Array> {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (let bytes = await reader.read(size); bytes; bytes = await reader.read(size - at)) {
+    out.set(bytes, at);
+    at += bytes.byteLength;
+    if (at === size) break;
+  }
+  return out;
 }
 
 function memberOf(entry: TarEntry): OvaMember {
