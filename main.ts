@@ -11,7 +11,9 @@ import {
   CONFIG_FLAGS,
   ConfigError,
   configFilesOf,
+  ConfigReloadStatus,
   configSourcesFromFlags,
+  formatConfigIssue,
   loadConfigFromSources,
   type OperatorConfig,
   providerFlagSpecs,
@@ -26,6 +28,9 @@ import { releaseNaming } from "./lib/release/naming.ts";
 import type { ProviderModule } from "./lib/provider_module.ts";
 import { PROVIDER_MODULES, S3Resolver } from "./providers/mod.ts";
 import { DurationError, parseNonNegativeGoDuration } from "./lib/duration.ts";
+import { dns1123LabelProblem } from "./lib/kube/object_names.ts";
+import { KubeConfigError } from "./lib/kube/config.ts";
+import { BindAddressError, parseBindAddress } from "./lib/server/bind_address.ts";
 
 /**
  * Flags of the Go operator that have no equivalent here. They are accepted, so a Deployment
@@ -118,6 +123,13 @@ const OPERATOR_FLAGS: Record<string, FlagSpec> = {
     default: "2h",
     usage: "Deadline of one transfer (Go duration); it is cancelled and cleaned up after that",
   },
+  "sync-period": {
+    kind: "string",
+    default: "10h",
+    usage: "controller-runtime's SyncPeriod: every cache is listed again and every Release and " +
+      "NodeImage reconciled again this often, repairing any missed watch event (Go duration, " +
+      "at least 1m; up to 10 % jitter)",
+  },
   "inventory-resync": {
     kind: "string",
     default: "10m",
@@ -147,16 +159,19 @@ export interface MainOptions {
 export async function main(args: string[], options: MainOptions = {}): Promise<number> {
   const modules = options.modules ?? PROVIDER_MODULES;
   const FLAGS = flagSpecs(modules);
-  let flags, log, graceMs, transfers;
+  let flags, log, graceMs, transfers, syncPeriodMs;
   try {
     flags = parseFlags(args, FLAGS);
     log = new Logger({ format: logFormat(flags), level: logLevel(flags) });
     validateFlatcarChannel(String(flags["flatcar-channel"]), "--flatcar-channel");
+    validateNamespace(String(flags.namespace));
+    validateBindAddresses(flags);
     transfers = transferSettings(flags);
     graceMs = parseNonNegativeGoDuration(
       String(flags["graceful-shutdown-timeout"]),
       "--graceful-shutdown-timeout",
     );
+    syncPeriodMs = syncPeriod(flags);
   } catch (error) {
     if (
       !(error instanceof FlagError || error instanceof DurationError || error instanceof RangeError)
@@ -191,6 +206,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     files: config.files,
     providers: config.configuredProviderIds(),
   });
+  logWarnings(log, config);
 
   const stop = new AbortController();
   let shutdownGuard: ReturnType<typeof setTimeout> | undefined;
@@ -222,6 +238,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
   const resolver = new S3Resolver(config.s3);
 
   let controllers: ReleaseControllers | undefined;
+  const reloads = new ConfigReloadStatus();
   const configWatch = watchConfig(
     () => loadConfigFromSources(sources, { modules }),
     configFilesOf(sources, modules, config),
@@ -229,8 +246,11 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       signal: stop.signal,
       initial: config,
       log,
+      onError: (error) => reloads.failed(error),
+      onLoaded: () => reloads.succeeded(),
       onChange: async (next) => {
         log.info("Configuration reloaded", { providers: next.configuredProviderIds() });
+        logWarnings(log, next);
         // A reload before the controllers exist is picked up by their setup below.
         config = next;
         controllers?.applyConfig(next);
@@ -250,6 +270,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       leaderElectionNamespace: flags["leader-election-namespace"] as string | undefined,
       healthProbeBindAddress: flags["health-probe-bind-address"] as string,
       metricsBindAddress: flags["metrics-bind-address"] as string,
+      syncPeriodMs,
       log,
       setup: (ctx) => {
         controllers = setupReleaseControllers(ctx, {
@@ -260,6 +281,8 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
           retentionMs: config.retentionMs,
         });
         registry.attachReadiness(ctx.readiness);
+        ctx.readiness.addCheck("config", reloads.check);
+        reloads.registerMetrics(ctx.registry);
         setupImageController(ctx, { registry, resolver, ...transfers });
       },
       onListening: ({ health, metrics }) =>
@@ -271,6 +294,11 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     log.info("Stopped", { exitCode: code });
     return code;
   } catch (error) {
+    const startup = startupConfigurationError(error, flags);
+    if (startup) {
+      log.error("Invalid start-up configuration", { error: startup });
+      return 2;
+    }
     log.error("Operator failed", { error });
     return 1;
   } finally {
@@ -282,6 +310,62 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     await registry.close();
     resolver.close();
     clearTimeout(shutdownGuard);
+  }
+}
+
+/** `--sync-period`: a relist of everything more often than a minute would be a load, not a repair. */
+function syncPeriod(flags: Record<string, unknown>): number {
+  const ms = parseNonNegativeGoDuration(String(flags["sync-period"]), "--sync-period");
+  if (ms < 60_000) {
+    throw new FlagError(`Flag "--sync-period" must be at least 1m, not "${flags["sync-period"]}"`);
+  }
+  return ms;
+}
+
+/** Each configuration warning, once, when that configuration is taken into use. */
+function logWarnings(log: Logger, config: OperatorConfig): void {
+  for (const issue of config.warnings) {
+    log.warn("Configuration warning", { warning: formatConfigIssue(issue) });
+  }
+}
+
+/** The probe and metrics addresses must parse before anything starts. */
+function validateBindAddresses(flags: Record<string, unknown>): void {
+  for (const name of ["health-probe-bind-address", "metrics-bind-address"]) {
+    try {
+      parseBindAddress(String(flags[name]));
+    } catch (error) {
+      if (!(error instanceof BindAddressError)) throw error;
+      throw new FlagError(`Flag "--${name}": ${error.message}`);
+    }
+  }
+}
+
+/**
+ * The message when `error` comes from the start-up configuration (the kubeconfig, an address
+ * that cannot be bound), so the process exits 2 like for any other configuration mistake.
+ */
+function startupConfigurationError(
+  error: unknown,
+  flags: Record<string, unknown>,
+): string | undefined {
+  if (error instanceof KubeConfigError) return error.message;
+  if (error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable) {
+    return `Cannot listen on --health-probe-bind-address "${
+      flags["health-probe-bind-address"]
+    }" or --metrics-bind-address "${flags["metrics-bind-address"]}": ${error.message}`;
+  }
+  return undefined;
+}
+
+/** NodeImages are created there: a name the API server would refuse is a start-up error. */
+function validateNamespace(namespace: string): void {
+  const problem = dns1123LabelProblem(namespace);
+  if (problem) {
+    throw new FlagError(
+      `Flag "--namespace" must be a Kubernetes namespace name (a DNS-1123 label): ` +
+        `"${namespace}" ${problem}`,
+    );
   }
 }
 

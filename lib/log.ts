@@ -6,8 +6,10 @@
  * `level`, `time`, `msg`, plus `controller`, `object` and `error` when given.
  *
  * Guarantees: a log call never throws (unserialisable values are stringified).
- * Caveats: callers must not pass secrets; no redaction happens here.
+ * Caveats: callers must not pass secrets; the only redaction here is of URLs (userinfo, query
+ * and fragment, by `lib/redact.ts`), whatever field or message carries them.
  */
+import { redactUrlsIn } from "./redact.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFormat = "json" | "text";
@@ -77,8 +79,11 @@ export class Logger {
     };
     for (const [k, v] of Object.entries(record)) record[k] = normalise(v);
     try {
+      // URLs lose userinfo, query and fragment whatever field or message carries them.
       this.#options.sink(
-        this.#options.format === "json" ? safeStringify(record) : formatText(record),
+        redactUrlsIn(
+          this.#options.format === "json" ? safeStringify(record) : formatText(record),
+        ),
       );
     } catch {
       // A broken sink (closed stderr) must never take the operator down.

@@ -35,6 +35,8 @@ export interface OperatorOptions {
   leaseDurations?: { leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
   healthProbeBindAddress: string;
   metricsBindAddress: string;
+  /** `--sync-period`: every cache is relisted and every object reconciled again this often. */
+  syncPeriodMs?: number;
   log: Logger;
   clock?: Clock;
   /** Registers controllers (and the informers they need) on the manager. */
@@ -101,7 +103,12 @@ export async function runOperator(options: OperatorOptions, signal: AbortSignal)
 
   const registry = createRegistry();
   const readiness = new Readiness();
-  const manager = new Manager({ transport: kube.transport, clock: options.clock, log });
+  const manager = new Manager({
+    transport: kube.transport,
+    clock: options.clock,
+    log,
+    syncPeriodMs: options.syncPeriodMs,
+  });
   const leaseNamespace = options.leaderElectionNamespace || kube.namespace;
   const elector = options.leaderElect
     ? new LeaderElector({

@@ -81,3 +81,8 @@ export function redactUrlsIn(text: string): string {
     return scheme + rest + tail;
   });
 }
+
+/** An error's message (or any thrown value as text) with every URL in it redacted. */
+export function errorMessage(error: unknown): string {
+  return redactUrlsIn(error instanceof Error ? error.message : String(error));
+}

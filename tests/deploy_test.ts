@@ -497,6 +497,35 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "the NetworkPolicy lets only labelled namespaces scrape, as the metrics Service and README say",
+  ignore: !kubectlFound,
+  async fn() {
+    const manifests = await render(BASE);
+    const { container } = deploymentOf(manifests);
+    const metricsPort = portOf(flagValue(container.args, "metrics-bind-address") ?? "");
+    const policy = find(manifests, "NetworkPolicy").spec as {
+      ingress: {
+        ports: { port: number }[];
+        from?: { namespaceSelector?: { matchLabels?: Record<string, string> } }[];
+      }[];
+    };
+    // /metrics has no authentication here: an ingress rule without sources would let every
+    // pod in the cluster scrape it.
+    for (const rule of policy.ingress) {
+      assert.ok(rule.from?.length, `an ingress rule open to everyone: ${JSON.stringify(rule)}`);
+    }
+    const scrapers = policy.ingress.filter((r) => r.ports.some((p) => p.port === metricsPort))
+      .flatMap((r) => r.from!.map((f) => f.namespaceSelector?.matchLabels));
+    assert.deepEqual(scrapers, [{ metrics: "enabled" }]);
+    // The Service and the README name the same rule.
+    const service = await Deno.readTextFile(`${root}${BASE}/metrics_service.yaml`);
+    const readme = await Deno.readTextFile(`${root}deploy/README.md`);
+    for (const text of [service, readme]) assert.match(text, /labelled `?metrics: enabled`?/);
+  },
+});
+
+Deno.test({
   name: "the pod is locked down, stops within its grace period and has room for Deno's memory",
   ignore: !kubectlFound,
   async fn() {

@@ -143,18 +143,18 @@ Deno.test("the Go operator's flags are accepted, with a warning for those that d
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(stderr);
-  assert.equal(code, 1, "past flag parsing, stopped only by the missing kubeconfig");
+  assert.equal(code, 2, "past flag parsing, stopped only by the missing kubeconfig");
   assert.match(text, /Flag --metrics-secure is accepted for compatibility and has no effect/);
   assert.match(text, /Flag --enable-http2 is accepted for compatibility/);
 });
 
-Deno.test("a missing kubeconfig exits with status 1 and names the file", async () => {
+Deno.test("a missing kubeconfig exits with status 2 and names the file", async () => {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", MAIN, "--kubeconfig=/nonexistent/kubeconfig"],
     stdout: "null",
     stderr: "piped",
   }).output();
-  assert.equal(code, 1);
+  assert.equal(code, 2, "a start-up configuration error, like any other");
   assert.match(new TextDecoder().decode(stderr), /\/nonexistent\/kubeconfig/);
 });
 

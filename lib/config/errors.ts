@@ -36,6 +36,15 @@ export class ConfigError extends Error {
   }
 }
 
+/** One issue as a sentence: `config file "values.yaml": openstack: unknown section, …`. */
+export function formatConfigIssue({ file, path, message }: ConfigIssue): string {
+  return `${sourceOf(file)}: ${path ? `${path}: ${message}` : message}`;
+}
+
+function sourceOf(file: string): string {
+  return file.startsWith("--") ? `flag "${file}"` : `config file "${file}"`;
+}
+
 function describe(issues: readonly ConfigIssue[]): string {
   const byFile = new Map<string, string[]>();
   for (const { file, path, message } of issues) {
@@ -43,9 +52,6 @@ function describe(issues: readonly ConfigIssue[]): string {
     list.push(path ? `${path}: ${message}` : message);
     byFile.set(file, list);
   }
-  const parts = [...byFile].map(([file, list]) => {
-    const source = file.startsWith("--") ? `flag "${file}"` : `config file "${file}"`;
-    return `${source}: ${list.join("; ")}`;
-  });
+  const parts = [...byFile].map(([file, list]) => `${sourceOf(file)}: ${list.join("; ")}`);
   return `Invalid ${parts.join("; invalid ")}`;
 }

@@ -22,9 +22,11 @@ export {
 export { type ProviderLoadContext } from "./provider_loading.ts";
 export { type ReadTextFile } from "./mounted_files.ts";
 export { WATCH_DEFAULTS, watchConfig, type WatchConfigOptions } from "./watch.ts";
+export { ConfigReloadStatus } from "./reload_status.ts";
 export { configFingerprint } from "./fingerprint.ts";
-export { ConfigError, type ConfigIssue } from "./errors.ts";
+export { ConfigError, type ConfigIssue, formatConfigIssue } from "./errors.ts";
 export { Secret } from "./secret.ts";
 // The toolkit provider modules write their config schemas with.
 export { Decoder, field, isObject, join, type YamlObject } from "./_decode.ts";
+export { hostPortProblem, httpUrlProblem } from "./address_checks.ts";
 export type { YamlValue } from "./_yaml.ts";

@@ -1,8 +1,15 @@
 /**
  * The operator configuration, loaded from one values.yaml in the Go operator's Helm values shape
  * (reference spec §8.2; `--config <file>`): `s3`, `imageRetentionPeriod`, `clientSetup`, and the
- * provider modules' sections (`vsphere`, `vcd`, `proxmox`). Keys the operator does not use (the chart's
- * `controllerManager`, `rbac`, …) are ignored, so the chart's own values file loads too.
+ * provider modules' sections (`vsphere`, `vcd`, `proxmox`). The chart's own keys
+ * (`controllerManager`, `rbac`, …) are ignored, so the chart's values file loads too; any other
+ * top-level key is ignored with a warning (`warnings`), since it is most likely a misspelt or
+ * unsupported platform section (`openstack:`, `proxmx:`) that would otherwise do nothing unseen.
+ * Helm accepted such keys, so they are not errors.
+ *
+ * Refused: an empty values file (or only comments, or `null`). Warned about: a platform
+ * configured without `s3.bucket` (every image is read from it; the Go operator started like
+ * that and reported each image missing).
  *
  * A provider is configured when its section is present and not `enabled: false`: the chart's
  * `enabled` toggle is honoured, and the older form without it still counts as configured. A
@@ -17,7 +24,7 @@ import { formatGoDuration } from "../duration.ts";
 import type { ConfiguredProvider, ProviderModule } from "../provider_module.ts";
 import { Decoder, field, isObject, type YamlObject } from "./_decode.ts";
 import { parseYaml, type YamlValue } from "./_yaml.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, type ConfigIssue } from "./errors.ts";
 import { type ReadTextFile, readTextFileFromDisk, unreadable } from "./mounted_files.ts";
 import { loadS3Credentials, parseS3Section, S3_DEFAULTS, type S3Config } from "./s3.ts";
 
@@ -54,6 +61,12 @@ export class OperatorConfig {
   readonly retentionMs: number;
   readonly clientSetup: Readonly<ClientSetupConfig>;
   readonly providers: ProviderConfigs;
+  /**
+   * What loaded but is probably a mistake (an unknown section, a platform without locations),
+   * each naming file and field; logged once when the configuration is taken into use. Not part
+   * of the fingerprint: a warning alone is no change.
+   */
+  readonly warnings: readonly ConfigIssue[];
 
   constructor(fields: {
     file: string;
@@ -63,6 +76,7 @@ export class OperatorConfig {
     providers: ProviderConfigs;
     /** Default: `[file]`. */
     files?: readonly string[];
+    warnings?: readonly ConfigIssue[];
   }) {
     this.file = fields.file;
     this.files = fields.files ?? [fields.file];
@@ -70,6 +84,7 @@ export class OperatorConfig {
     this.retentionMs = fields.retentionMs;
     this.clientSetup = fields.clientSetup;
     this.providers = fields.providers;
+    this.warnings = fields.warnings ?? [];
   }
 
   /** Ids of the configured providers, in start-up order (capv, capvcd, capmox). */
@@ -145,9 +160,12 @@ export function parseOperatorConfig(
     const state = providerSection(root, module.section, d);
     if (state.enabled) providers[module.id] = module.fromSection(state.section!, d, module.section);
   }
+  const warnings = unknownSectionWarnings(root, file, modules);
+  const bucket = bucketIssue(settings.s3, providers, { file, path: "s3.bucket" });
+  if (bucket) warnings.push(bucket);
 
   if (d.issues.length > 0) throw new ConfigError(d.issues);
-  return new OperatorConfig({ file, ...settings, providers });
+  return new OperatorConfig({ file, ...settings, providers, warnings });
 }
 
 /**
@@ -183,11 +201,77 @@ export interface GlobalSettings {
   clientSetup: ClientSetupConfig;
 }
 
-/** The top-level mapping of a values document (an empty document is `{}`). */
+/**
+ * The top-level mapping of a values document. An empty document (nothing, only comments, or
+ * `null`) is refused: the chart always renders settings, so an empty file is a broken mount or a
+ * wrong ConfigMap key, and starting with nothing configured would hide it.
+ */
 export function valuesRoot(value: YamlValue, d: Decoder): YamlObject {
   if (isObject(value)) return value;
-  if (value !== null) d.issue("", "expected a mapping at the top level");
+  if (value === null) {
+    d.issue(
+      "",
+      "the file is empty (nothing, only comments, or null): expected the values mapping " +
+        "(s3, imageRetentionPeriod and the platform sections)",
+    );
+  } else {
+    d.issue("", "expected a mapping at the top level");
+  }
   return {};
+}
+
+/** Top-level keys the operator reads besides the provider modules' sections. */
+const OPERATOR_KEYS = ["s3", "imageRetentionPeriod", "clientSetup"];
+
+/**
+ * Top-level keys of the Go operator's Helm chart (values.yaml and values.schema.json, §8.2) that
+ * configure the chart, not the process, plus Helm's reserved `global`; ignored silently.
+ */
+const CHART_KEYS = [
+  "controllerManager",
+  "rbac",
+  "crd",
+  "metrics",
+  "prometheus",
+  "certmanager",
+  "networkPolicy",
+  "webhook",
+  "image",
+  "global",
+];
+
+/** One warning per top-level key that is neither ours, a platform section, nor the chart's. */
+export function unknownSectionWarnings(
+  root: YamlObject,
+  file: string,
+  modules: readonly ProviderModule[],
+): ConfigIssue[] {
+  const sections = modules.map((m) => m.section);
+  const known = new Set([...OPERATOR_KEYS, ...sections, ...CHART_KEYS]);
+  return Object.keys(root).filter((key) => !known.has(key)).map((key) => ({
+    file,
+    path: key,
+    message: `unknown section, ignored (the operator reads ${OPERATOR_KEYS.join(", ")} and ` +
+      `the platform sections ${sections.join(", ") || "(none)"})`,
+  }));
+}
+
+/**
+ * The warning for a configured platform without `s3.bucket`, reported at `at`; undefined when
+ * there is a bucket or no platform.
+ */
+export function bucketIssue(
+  s3: S3Config,
+  providers: ProviderConfigs,
+  at: { file: string; path: string },
+): ConfigIssue | undefined {
+  const ids = Object.keys(providers);
+  if (s3.bucket !== "" || ids.length === 0) return undefined;
+  return {
+    ...at,
+    message: `not set while a platform is configured (${ids.join(", ")}): every image is ` +
+      `read from this bucket, so none can be found`,
+  };
 }
 
 /** Decodes `s3`, `imageRetentionPeriod` and `clientSetup`, recording problems in `d`. */

@@ -20,6 +20,8 @@ export interface ProviderLoadContext {
   read: ReadTextFile;
   /** Problems are appended here. */
   issues: ConfigIssue[];
+  /** What loads but is probably a mistake is appended here (default: dropped). */
+  warnings?: ConfigIssue[];
   /** Files read are appended here (for watching). */
   files: string[];
 }
@@ -62,31 +64,34 @@ export async function loadProviderSection<C>(
     ),
   );
 
-  if (credentialsFile !== undefined) {
+  const replacements = [
+    [credentialsFile, spec.withCredentials],
+    [locationsFile, spec.withLocations],
+  ] as const;
+  for (const [file, replace] of replacements) {
+    if (file === undefined) continue;
     const decoded = await decodeMountedFile(
-      credentialsFile,
+      file,
       ctx.read,
-      (root, fd) => spec.withCredentials(config, root, fd),
+      (root, fd) => replace(config, root, fd),
     );
     config = decoded.value;
     ctx.issues.push(...decoded.issues);
-    ctx.files.push(credentialsFile);
-  }
-  if (locationsFile !== undefined) {
-    const decoded = await decodeMountedFile(
-      locationsFile,
-      ctx.read,
-      (root, fd) => spec.withLocations(config, root, fd),
-    );
-    config = decoded.value;
-    ctx.issues.push(...decoded.issues);
-    ctx.files.push(locationsFile);
+    ctx.files.push(file);
   }
   for (const flag of spec.extraFlags ?? []) {
     const value = ctx.flags[flag.name];
     if (value !== undefined && flag.check?.(value) === undefined) {
       config = flag.apply(config, value);
     }
+  }
+  if (spec.locationNames(config).length === 0) {
+    // The Go operator started like this too (an empty locations map) and then did nothing.
+    ctx.warnings?.push({
+      file: locationsFile ?? source,
+      path: locationsFile ? "" : `${spec.section}.locations`,
+      message: `no locations: ${spec.platform} is enabled but no image will be uploaded anywhere`,
+    });
   }
   return config;
 }

@@ -15,6 +15,7 @@ import { type Decoder, field, join, type YamlObject } from "./_decode.ts";
 import type { YamlValue } from "./_yaml.ts";
 import { type DecodedFile, decodeMountedFile, type ReadTextFile } from "./mounted_files.ts";
 import { Secret } from "./secret.ts";
+import { httpUrlProblem, USERINFO_PROBLEM } from "./address_checks.ts";
 
 /** Static S3 keys read from `s3.credentialsFile`. */
 export interface S3Credentials {
@@ -89,15 +90,12 @@ export function parseS3Credentials(raw: YamlObject, d: Decoder, path: string): S
  * may carry user info.
  */
 export function s3EndpointProblem(endpoint: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    return "expected an http:// or https:// URL";
+  const problem = httpUrlProblem(endpoint);
+  if (problem === USERINFO_PROBLEM) {
+    return "must not contain user info; use s3.credentialsFile for keys";
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return "expected an http:// or https:// URL";
-  }
+  if (problem) return problem;
+  const url = new URL(endpoint);
   if (url.username !== "" || url.password !== "") {
     return "must not contain user info; use s3.credentialsFile for keys";
   }

@@ -22,7 +22,13 @@ import { Decoder, type YamlObject } from "./_decode.ts";
 import { parseYaml } from "./_yaml.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 import { type ReadTextFile, readTextFileFromDisk, unreadable } from "./mounted_files.ts";
-import { decodeGlobalSettings, OperatorConfig, valuesRoot } from "./operator_config.ts";
+import {
+  bucketIssue,
+  decodeGlobalSettings,
+  OperatorConfig,
+  unknownSectionWarnings,
+  valuesRoot,
+} from "./operator_config.ts";
 import { FLAGS_SOURCE } from "./provider_loading.ts";
 import { loadS3Credentials } from "./s3.ts";
 import { type ConfigSources, decodeFlagOverrides } from "./source_flags.ts";
@@ -64,12 +70,16 @@ export async function loadConfigFromSources(
   issues.push(...s3.issues);
   if (s3.value.credentialsFile !== undefined) files.push(s3.value.credentialsFile);
 
+  const warnings: ConfigIssue[] = valuesFile === undefined
+    ? []
+    : unknownSectionWarnings(root, valuesFile, options.modules);
   const context = {
     root,
     valuesFile,
     flags: sources.providerFlags ?? {},
     read,
     issues,
+    warnings,
     files,
   };
   const providers: Record<string, ConfiguredProvider> = {};
@@ -77,6 +87,14 @@ export async function loadConfigFromSources(
     const configured = await module.load(context);
     if (configured) providers[module.id] = configured;
   }
+  // The bucket is named where it was set: the flag wins over values.yaml (see precedence).
+  const bucketFromFlag = sources.s3Bucket !== undefined || valuesFile === undefined;
+  const bucket = bucketIssue(
+    s3.value,
+    providers,
+    bucketFromFlag ? { file: "--s3-bucket", path: "" } : { file: valuesFile, path: "s3.bucket" },
+  );
+  if (bucket) warnings.push(bucket);
 
   if (issues.length > 0) throw new ConfigError(issues);
   return new OperatorConfig({
@@ -86,6 +104,7 @@ export async function loadConfigFromSources(
     retentionMs: flags.retentionMs ?? settings.retentionMs,
     clientSetup: { ...settings.clientSetup, ...flags.clientSetup },
     providers,
+    warnings,
   });
 }
 

@@ -39,6 +39,8 @@ export interface WatchConfigOptions {
   onChange(config: OperatorConfig): void | Promise<void>;
   /** Called with each failed reload (the previous configuration stays in use). */
   onError?(error: unknown): void;
+  /** Called after each reload that loaded a valid configuration, changed or not. */
+  onLoaded?(): void;
   /** The configuration in use; without it the first successful load becomes the baseline. */
   initial?: OperatorConfig;
   log?: Logger;
@@ -201,6 +203,11 @@ class ConfigWatch {
         this.#log.error("Config onError callback failed", { error: callbackError });
       }
       return;
+    }
+    try {
+      this.#options.onLoaded?.();
+    } catch (callbackError) {
+      this.#log.error("Config onLoaded callback failed", { error: callbackError });
     }
     const fingerprint = await configFingerprint(config);
     if (signal.aborted) return;

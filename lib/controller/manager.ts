@@ -18,6 +18,12 @@ export interface ManagerOptions {
   transport: KubeTransport;
   clock?: Clock;
   log?: Logger;
+  /**
+   * controller-runtime's SyncPeriod (`--sync-period`): every informer relists this often (plus
+   * up to 10 % jitter) and every object is reconciled again, so an event missed for any reason
+   * is repaired within one period. Default: never.
+   */
+  syncPeriodMs?: number;
 }
 
 export interface CacheStatus {
@@ -45,6 +51,7 @@ export class Manager {
     let informer = this.#informers.get(name);
     if (!informer) {
       informer = new Informer<KubeObject>(this.#options.transport, type, {
+        resyncPeriodMs: this.#options.syncPeriodMs,
         ...options,
         clock: this.#options.clock,
         log: this.#log.with({ informer: name }),

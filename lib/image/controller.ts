@@ -60,6 +60,7 @@ import {
   removeRefreshAnnotation,
   writeOwnedStatus,
 } from "./writes.ts";
+import { errorMessage } from "../redact.ts";
 
 export interface ImageReconcilerOptions {
   transport: KubeTransport;
@@ -267,7 +268,7 @@ export class ImageReconciler {
         if (error instanceof ProviderUnavailableError) {
           this.#options.registry.reportUnavailable(provider.id, error);
         }
-        return { ok: false, message: messageOf(error) };
+        return { ok: false, message: errorMessage(error) };
       }
     }));
     return new Map(locations.map((location, i) => [location, views[i]]));
@@ -290,7 +291,7 @@ export class ImageReconciler {
         return { view: { ok: false, missing: true, message: error.message } };
       }
       return {
-        view: { ok: false, missing: false, message: `cannot read source: ${messageOf(error)}` },
+        view: { ok: false, missing: false, message: `cannot read source: ${errorMessage(error)}` },
       };
     }
   }
@@ -323,8 +324,4 @@ function imageSpec(key: string, image: NodeImage): ImageSpec {
 
 function stateChanged(image: NodeImage, plan: ImagePlan): boolean {
   return plan.status.state !== undefined && image.status?.state !== plan.status.state;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

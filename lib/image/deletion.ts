@@ -35,6 +35,7 @@ import type { ProviderRegistry } from "./providers.ts";
 import { statusDiff } from "./status.ts";
 import type { TransferPool } from "./transfers.ts";
 import { patchImageFinalizer, writeOwnedStatus } from "./writes.ts";
+import { errorMessage } from "../redact.ts";
 
 export interface ImageDeletionOptions {
   client: ResourceClient<NodeImage>;
@@ -150,7 +151,7 @@ export class ImageDeletion {
         if (error instanceof ProviderUnavailableError) {
           registry.reportUnavailable(provider.id, error);
         }
-        return { ok: false, message: messageOf(error) };
+        return { ok: false, message: errorMessage(error) };
       } finally {
         inventory.invalidate(provider.id, location);
       }
@@ -169,8 +170,4 @@ export class ImageDeletion {
     }
     return undefined;
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

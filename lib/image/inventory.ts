@@ -23,6 +23,7 @@
  */
 import { type Clock, realClock } from "../clock.ts";
 import type { Inventory, Provider } from "./provider.ts";
+import { errorMessage } from "../redact.ts";
 
 export interface InventoryCacheOptions {
   /** `--inventory-resync`: how long a listing is trusted; default 10 minutes. */
@@ -100,7 +101,7 @@ export class InventoryCache {
     }
     const failed = slot.failed;
     if (acceptable(failed) && now - failed!.startedAt < this.#failureRetryMs) {
-      throw new RecentListingFailureError(messageOf(failed!.error), { cause: failed!.error });
+      throw new RecentListingFailureError(errorMessage(failed!.error), { cause: failed!.error });
     }
     let listing = slot.inFlight;
     if (!acceptable(listing)) listing = this.#fetch(slot, provider, location, now);
@@ -184,8 +185,4 @@ function raceSignal<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -28,6 +28,7 @@ import { type Logger, silentLogger } from "../log.ts";
 import type { ConfiguredProvider, ImageLayout } from "../provider_module.ts";
 import type { Readiness } from "../server/health_checks.ts";
 import type { Provider } from "./provider.ts";
+import { errorMessage } from "../redact.ts";
 
 /** A claim on a provider while calls on it run; see `ProviderRegistry.acquire`. */
 export interface ProviderLease {
@@ -197,7 +198,7 @@ export class ProviderRegistry {
     if (!entry?.provider || entry.status.phase !== "ready") return;
     entry.timer?.cancel();
     entry.status.attempts = 1;
-    const message = messageOf(error);
+    const message = errorMessage(error);
     this.#log.warn("Provider became unreachable; probing", { provider: id, error: message });
     this.#set(entry, "unreachable", message);
     entry.timer = this.#clock.setTimer(this.#delay(1), () => this.#probe(entry));
@@ -250,7 +251,7 @@ export class ProviderRegistry {
       this.#byProvider.set(entry.provider, entry);
     } catch (error) {
       // A module refusing its config cannot fix itself; still shown and retried like a probe.
-      this.#set(entry, "unreachable", messageOf(error));
+      this.#set(entry, "unreachable", errorMessage(error));
       this.#schedule(entry, () => this.#start(id, configured, entry.status.attempts));
       return;
     }
@@ -277,7 +278,7 @@ export class ProviderRegistry {
       } catch (error) {
         if (entry.abort.signal.aborted) return;
         entry.status.attempts++;
-        const message = messageOf(error);
+        const message = errorMessage(error);
         const delay = this.#delay(entry.status.attempts);
         this.#log.warn("Provider not reachable; retrying", {
           provider: entry.id,
@@ -342,7 +343,7 @@ export class ProviderRegistry {
     try {
       await entry.provider?.close();
     } catch (error) {
-      this.#log.warn("Closing provider failed", { provider: entry.id, error: messageOf(error) });
+      this.#log.warn("Closing provider failed", { provider: entry.id, error: errorMessage(error) });
     }
   }
 
@@ -397,8 +398,4 @@ export function sameConfig(a: unknown, b: unknown): boolean {
   return keysA.every((key) =>
     sameConfig((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])
   );
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

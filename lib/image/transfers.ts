@@ -29,6 +29,7 @@
 import { type Clock, realClock, type TimerHandle } from "../clock.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import type { EnsureResult, ImageSource, ImageSpec, Provider } from "./provider.ts";
+import { errorMessage } from "../redact.ts";
 
 /** What a reconcile asks the pool to do. */
 export interface TransferRequest {
@@ -314,7 +315,7 @@ export class TransferPool {
       const reason = signal.aborted ? signal.reason : error;
       const cancelled = signal.aborted && !(reason instanceof TransferTimeoutError);
       transfer.state = cancelled ? "cancelled" : "failed";
-      transfer.error = messageOf(reason);
+      transfer.error = errorMessage(reason);
       if (!cancelled) transfer.failures++;
       log.warn(cancelled ? "Transfer cancelled" : "Transfer failed", { error: transfer.error });
       await this.#cleanup(transfer, log);
@@ -342,9 +343,9 @@ export class TransferPool {
       await provider.cleanupPartial(image, location, abort.signal);
     } catch (error) {
       log.error("Cleaning up a partial artefact failed; it is retried before the next attempt", {
-        error: messageOf(error),
+        error: errorMessage(error),
       });
-      transfer.error = `${transfer.error}; cleanup failed: ${messageOf(error)}`;
+      transfer.error = `${transfer.error}; cleanup failed: ${errorMessage(error)}`;
     } finally {
       timer.cancel();
     }
@@ -373,8 +374,4 @@ function view(t: Transfer, objectKey: string): TransferView {
     ...rest
   } = t;
   return { ...rest, reported: reportedBy.has(objectKey) };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

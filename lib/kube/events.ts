@@ -22,6 +22,7 @@ import { ResourceClient } from "./client.ts";
 import { AlreadyExistsError, NotFoundError } from "./errors.ts";
 import type { KubeObject, ResourceType } from "./resource.ts";
 import type { KubeTransport } from "./transport.ts";
+import { redactUrlsIn } from "../redact.ts";
 
 /** `events.k8s.io/v1` Events. */
 export const EVENTS: ResourceType = {
@@ -136,7 +137,7 @@ export class EventRecorder {
         return;
       }
       const regarding = referenceTo(object);
-      const note = truncateBytes(message, NOTE_MAX_BYTES);
+      const note = truncateBytes(redactUrlsIn(message), NOTE_MAX_BYTES);
       const shortReason = truncateBytes(reason, FIELD_MAX_BYTES);
       const shortAction = truncateBytes(action || reason, FIELD_MAX_BYTES);
       const key = JSON.stringify([

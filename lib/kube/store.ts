@@ -6,18 +6,21 @@
  *   can notify handlers without diffing again. Tests feed it events without any network.
  * - A `Restarted` event (after every list or relist) replaces the contents and reports
  *   `deleted` for objects that vanished meanwhile, so deletes missed during a 410 gap still
- *   reach handlers.
+ *   reach handlers. A periodic one (`resync`) also reports every unchanged object as `updated`
+ *   (with the same resourceVersion), so each is reconciled again, as controller-runtime's
+ *   SyncPeriod does.
  * - Events older than what the store holds for that object (by resourceVersion) are ignored.
  * - Everything handed out is deep-frozen: a reader cannot corrupt the cache.
  *
- * Assumptions: resourceVersions are compared as integers when both are decimal strings (true
- * for etcd-backed API servers); otherwise any different version counts as newer, since
- * Kubernetes only promises they are opaque.
+ * Assumptions: resourceVersions are ordered as `compareResourceVersions` says (integers for
+ * etcd-backed servers); otherwise any different version counts as newer, since Kubernetes only
+ * promises they are opaque.
  *
  * Caveats: `apply` takes ownership of the objects it is given and freezes them in place (no
  * copy, to keep memory flat with many cached objects). Do not mutate them afterwards.
  */
 import { type KubeObject, objectKey } from "./resource.ts";
+import { compareResourceVersions as compareVersions } from "./resource_version.ts";
 import type { WatchEvent } from "./watcher.ts";
 
 /** One change to the cache, with the previous object for updates and deletes. */
@@ -37,7 +40,7 @@ export class Store<T extends KubeObject> {
   apply(event: WatchEvent<T>): Change<T>[] {
     switch (event.type) {
       case "Restarted":
-        return this.#replace(event.objects);
+        return this.#replace(event.objects, event.resync === true);
       case "Applied":
         return this.#upsert(event.object);
       case "Deleted":
@@ -72,7 +75,7 @@ export class Store<T extends KubeObject> {
     return this.#synced;
   }
 
-  #replace(objects: readonly T[]): Change<T>[] {
+  #replace(objects: readonly T[], resync: boolean): Change<T>[] {
     const changes: Change<T>[] = [];
     const next = new Map<string, T>();
     for (const object of objects) {
@@ -83,6 +86,8 @@ export class Store<T extends KubeObject> {
       if (!old) {
         changes.push({ type: "added", object });
       } else if (old.metadata.resourceVersion !== object.metadata.resourceVersion) {
+        changes.push({ type: "updated", object, old });
+      } else if (resync) {
         changes.push({ type: "updated", object, old });
       }
     }
@@ -116,14 +121,6 @@ export class Store<T extends KubeObject> {
     this.#snapshot = undefined;
     return [{ type: "deleted", object, old }];
   }
-}
-
-/** Compares resourceVersions; `undefined` when they cannot be ordered. */
-function compareVersions(a: string | undefined, b: string | undefined): number | undefined {
-  if (a === undefined || b === undefined) return undefined;
-  if (a === b) return 0;
-  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return BigInt(a) < BigInt(b) ? -1 : 1;
-  return undefined;
 }
 
 /** True when `incoming` should replace `held`: newer, or different and not comparable. */

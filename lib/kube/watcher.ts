@@ -5,9 +5,11 @@
  *
  *   Empty ──list──▶ (InitPage ──next page──▶)* InitListed ──open watch──▶ Watching ─┐
  *     ▲                                            ▲                       │  event │
- *     └──────────── 410 Gone ──────────────────────┼───────────────────────┘◀──────┘
- *                                                  └── stream ended or failed: resume from
- *                                                      the last seen resourceVersion
+ *     ├──────────── 410 Gone, server behind ───────┼───────────────────────┘◀──────┘
+ *     └──────────── sync period elapsed            └── stream ended or failed: resume from
+ *                                                      the last seen resourceVersion (after
+ *                                                      a failure, first check the server is
+ *                                                      not behind: InitListed with `verify`)
  *
  * Guarantees:
  * - It never ends on its own and never throws for API or network trouble. Failures are yielded
@@ -20,7 +22,23 @@
  * - After every list or relist it yields `Restarted` with the complete current set, so a cache
  *   can drop objects deleted while we were not watching.
  * - A stream that ends (server timeout, clean close, dropped connection, malformed line) is
- *   resumed from the last resourceVersion seen, bookmarks included; only 410 Gone relists.
+ *   resumed from the last resourceVersion seen, bookmarks included. It relists on 410 Gone, and
+ *   whenever the server shows it is *behind* us (below).
+ * - The server is behind us after a restart with its state reset or an etcd restore. Our
+ *   resourceVersion is then in its future, and kube-apiserver keeps such a watch open and
+ *   silent (it only sends events newer than the one asked for), so objects created afterwards
+ *   would never be seen. The watcher relists when: an answer says "Too large resource version"
+ *   (504 with a `ResourceVersionTooLarge` cause, in the stream or as the status), or 400 about
+ *   the resource version; an event carries a resourceVersion below the one the watch resumed
+ *   from; or, before resuming after a watch that lasted without a single event or bookmark
+ *   (how a watch from the future ends: healthy watches get bookmarks), a one-item list shows
+ *   the server's current resourceVersion below the last one seen. Ordering resourceVersions is a
+ *   heuristic that holds for etcd-backed servers (`resource_version.ts`); where it does not
+ *   apply, the sync period is what repairs the cache.
+ * - With `resyncPeriodMs`, the watch is ended and everything is listed again every period
+ *   (+ up to 10 % jitter, so watchers started together spread out), and the `Restarted` event
+ *   says `resync: true`. This is controller-runtime's SyncPeriod, except that it re-reads the
+ *   server instead of replaying the cache, so an event missed for any reason is repaired.
  *
  * Caveats:
  * - A stream that ends within a second without delivering anything is treated as an error
@@ -40,6 +58,7 @@ import {
   apiErrorFor,
   apiErrorFromResponse,
   type ApiStatus,
+  BadRequestError,
   GoneError,
 } from "./errors.ts";
 import {
@@ -57,13 +76,17 @@ import {
   WatchStreamError,
 } from "./watch_lines.ts";
 import { interruption, link } from "../abort.ts";
+import { compareResourceVersions } from "./resource_version.ts";
 
 export { LineDecoder, parseWatchLine, type RawWatchEvent, WatchStreamError };
 
 /** What the watcher yields. */
 export type WatchEvent<T extends KubeObject> =
-  /** After every (re)list: the full current set, replacing whatever the consumer held. */
-  | { type: "Restarted"; objects: T[]; resourceVersion: string }
+  /**
+   * After every (re)list: the full current set, replacing whatever the consumer held. `resync`
+   * marks the periodic relist, after which every object should be handled again.
+   */
+  | { type: "Restarted"; objects: T[]; resourceVersion: string; resync?: boolean }
   /** The object was added or modified. */
   | { type: "Applied"; object: T }
   /** The object was deleted; this is its last state. */
@@ -94,6 +117,11 @@ export interface WatcherOptions {
   log?: Logger;
   /** Called each time a watch request has been answered; for metrics. */
   onWatchStart?: (resourceVersion: string) => void;
+  /**
+   * Relist everything this often (plus up to 10 % jitter); the `Restarted` event then says
+   * `resync: true`. Default: never.
+   */
+  resyncPeriodMs?: number;
 }
 
 /** No event or bookmark arrived within the inactivity deadline. */
@@ -101,10 +129,20 @@ export class InactivityTimeoutError extends Error {
   override name = "InactivityTimeoutError";
 }
 
+/**
+ * The API server is behind the resourceVersion we hold: it restarted with its state reset or
+ * was restored from a backup. The watcher relists.
+ */
+export class ServerBehindError extends Error {
+  override name = "ServerBehindError";
+}
+
 type State<T extends KubeObject> =
-  | { phase: "Empty" }
-  | { phase: "InitPage"; continueToken: string; objects: T[] }
-  | { phase: "InitListed"; resourceVersion: string }
+  /** `resync`: this list is the periodic one. */
+  | { phase: "Empty"; resync?: boolean }
+  | { phase: "InitPage"; continueToken: string; objects: T[]; resync?: boolean }
+  /** `verify`: check the server is not behind `resourceVersion` before watching from it. */
+  | { phase: "InitListed"; resourceVersion: string; verify?: boolean }
   | { phase: "Watching"; resourceVersion: string; stream: WatchStream };
 
 interface Step<T extends KubeObject> {
@@ -124,9 +162,13 @@ interface Context {
   inactivityMs: number;
   what: string;
   log: Logger;
+  /** Clock time of the next periodic relist; set after every list. */
+  resyncAt?: number;
 }
 
 const SHORT_WATCH_MS = 1_000;
+/** What `WatchStream.next` returns when the sync period elapsed while it waited. */
+const RESYNC_DUE = Symbol("resync due");
 /** Retry-After beyond this is treated as a mistake rather than honoured literally. */
 const MAX_RETRY_AFTER_MS = 600_000;
 
@@ -197,7 +239,12 @@ async function step<T extends KubeObject>(state: State<T>, ctx: Context): Promis
       const objects = previous.concat(page.items);
       if (page.metadata.continue) {
         return {
-          next: { phase: "InitPage", continueToken: page.metadata.continue, objects },
+          next: {
+            phase: "InitPage",
+            continueToken: page.metadata.continue,
+            objects,
+            resync: state.resync,
+          },
           progress: false,
         };
       }
@@ -205,16 +252,30 @@ async function step<T extends KubeObject>(state: State<T>, ctx: Context): Promis
       if (!resourceVersion) {
         throw new WatchStreamError(`Cannot watch ${ctx.what}: the list has no resourceVersion`);
       }
-      ctx.log.debug("listed", { count: objects.length, resourceVersion });
+      ctx.log.debug("listed", { count: objects.length, resourceVersion, resync: state.resync });
+      scheduleResync(ctx);
       // A list alone does not reset the backoff: a server that answers every watch with 410
       // must not get back-to-back relists. Only a watch that delivers something does.
       return {
         next: { phase: "InitListed", resourceVersion },
-        event: { type: "Restarted", objects, resourceVersion },
+        event: {
+          type: "Restarted",
+          objects,
+          resourceVersion,
+          ...(state.resync ? { resync: true } : {}),
+        },
         progress: false,
       };
     }
     case "InitListed": {
+      if (resyncDue(ctx)) return { next: { phase: "Empty", resync: true }, progress: false };
+      if (state.verify) {
+        await checkNotBehind(ctx, state.resourceVersion);
+        return {
+          next: { phase: "InitListed", resourceVersion: state.resourceVersion },
+          progress: false,
+        };
+      }
       const stream = await WatchStream.open(ctx, state.resourceVersion);
       ctx.log.debug("watch started", { resourceVersion: state.resourceVersion });
       ctx.options.onWatchStart?.(state.resourceVersion);
@@ -224,23 +285,37 @@ async function step<T extends KubeObject>(state: State<T>, ctx: Context): Promis
       };
     }
     case "Watching": {
-      const raw = await state.stream.next();
+      const raw = await state.stream.next(ctx.resyncAt);
+      if (raw === RESYNC_DUE) {
+        state.stream.close();
+        ctx.log.debug("sync period elapsed; relisting", { resourceVersion: state.resourceVersion });
+        return { next: { phase: "Empty", resync: true }, progress: false };
+      }
       if (raw === undefined) {
         state.stream.close();
         const lastedMs = ctx.clock.now() - state.stream.openedAt;
-        if (state.stream.eventCount === 0 && lastedMs < SHORT_WATCH_MS) {
+        const empty = state.stream.eventCount === 0;
+        if (empty && lastedMs < SHORT_WATCH_MS) {
           throw new WatchStreamError(
             `Watch of ${ctx.what} ended after ${lastedMs} ms without any event`,
           );
         }
         ctx.log.debug("watch ended", { resourceVersion: state.resourceVersion });
+        // A whole watch without even a bookmark is what a server behind us looks like.
         return {
-          next: { phase: "InitListed", resourceVersion: state.resourceVersion },
+          next: { phase: "InitListed", resourceVersion: state.resourceVersion, verify: empty },
           progress: false,
         };
       }
       if (raw.type === "ERROR") throw errorFromStatus(raw.object as ApiStatus, ctx.what);
       const object = raw.object as T;
+      if (compareResourceVersions(object.metadata.resourceVersion, state.resourceVersion)! < 0) {
+        throw new ServerBehindError(
+          `The watch of ${ctx.what} resumed from resourceVersion ${state.resourceVersion} ` +
+            `delivered ${object.metadata.resourceVersion}: the API server went back in time ` +
+            `(restarted with its state reset, or restored from a backup)`,
+        );
+      }
       const resourceVersion = object.metadata.resourceVersion || state.resourceVersion;
       const next: State<T> = { phase: "Watching", resourceVersion, stream: state.stream };
       if (raw.type === "BOOKMARK") return { next, progress: true };
@@ -267,6 +342,17 @@ function recover<T extends KubeObject>(
 ): Recovery<T> {
   if (state.phase === "Watching") state.stream.close();
   const listing = state.phase === "Empty" || state.phase === "InitPage";
+  if (error instanceof ServerBehindError) {
+    // A definite answer, not a failure: relist at once (the list resets what we compare to).
+    ctx.log.warn("API server is behind the cache; relisting", { error });
+    return { next: { phase: "Empty" } };
+  }
+  if (!listing && isResourceVersionRejected(error)) {
+    // Too large (the server has not reached it) or unknown: watching from it cannot work.
+    const retryInMs = retryDelay(error, backoff);
+    ctx.log.warn("API server rejects the resourceVersion; relisting", { error, retryInMs });
+    return { next: { phase: "Empty" }, retryInMs };
+  }
   if (error instanceof GoneError) {
     // Expected after long disconnects: our resourceVersion was compacted. A 410 while listing
     // (an expired continue token) restarts the list, but with backoff so it cannot spin.
@@ -277,22 +363,68 @@ function recover<T extends KubeObject>(
     if (deliveredEvents) return { next: { phase: "Empty" } };
     return { next: { phase: "Empty" }, retryInMs: backoff.next() };
   }
-  let retryInMs = backoff.next();
-  // Honour Retry-After (429, and 503 from proxies), but never wait less than the backoff.
-  if (error instanceof ApiError && error.retryAfterSeconds) {
-    retryInMs = Math.max(retryInMs, Math.min(error.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS));
-  }
+  const retryInMs = retryDelay(error, backoff);
   ctx.log.warn(listing ? "list failed; retrying" : "watch failed; resuming", { error, retryInMs });
   // Retry the same step: a list page again, or a watch from the last seen resourceVersion.
+  // A server that came back behind us shows as a silent resumed watch, which is checked.
   const next: State<T> = state.phase === "Watching"
     ? { phase: "InitListed", resourceVersion: state.resourceVersion }
     : state;
   return { next, retryInMs };
 }
 
+/** The backoff's next delay, or the server's Retry-After when longer (429, 503, 504). */
+function retryDelay(error: Error, backoff: Backoff): number {
+  const delay = backoff.next();
+  if (error instanceof ApiError && error.retryAfterSeconds) {
+    return Math.max(delay, Math.min(error.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS));
+  }
+  return delay;
+}
+
+/**
+ * Whether the server refused our resourceVersion itself: "Too large resource version" (504
+ * Timeout with a `ResourceVersionTooLarge` cause: it has not reached it) or a 400 about it.
+ */
+function isResourceVersionRejected(error: Error): boolean {
+  if (!(error instanceof ApiError)) return false;
+  if (error.status.details?.causes?.some((c) => c.reason === "ResourceVersionTooLarge")) {
+    return true;
+  }
+  return error instanceof BadRequestError && /resource ?version/i.test(error.message);
+}
+
+/**
+ * Lists one object to learn the server's current resourceVersion.
+ * @throws {ServerBehindError} when it is below `resourceVersion` (see `resource_version.ts`).
+ */
+async function checkNotBehind(ctx: Context, resourceVersion: string): Promise<void> {
+  const page = await listPage(ctx, "", 1);
+  const current = page.metadata.resourceVersion;
+  if (compareResourceVersions(current, resourceVersion)! < 0) {
+    throw new ServerBehindError(
+      `The API server's resourceVersion for ${ctx.what} is ${current}, below the last one ` +
+        `seen (${resourceVersion}): it restarted with its state reset, or was restored from ` +
+        `a backup`,
+    );
+  }
+}
+
+/** Sets the next periodic relist from now, when a period is configured. */
+function scheduleResync(ctx: Context): void {
+  const period = ctx.options.resyncPeriodMs;
+  if (!period || period <= 0) return;
+  ctx.resyncAt = ctx.clock.now() + period * (1 + Math.random() * 0.1);
+}
+
+function resyncDue(ctx: Context): boolean {
+  return ctx.resyncAt !== undefined && ctx.clock.now() >= ctx.resyncAt;
+}
+
 async function listPage<T extends KubeObject>(
   ctx: Context,
   continueToken: string,
+  limit = ctx.options.pageSize,
 ): Promise<KubeList<T>> {
   const { options } = ctx;
   const request: KubeRequest = {
@@ -301,7 +433,7 @@ async function listPage<T extends KubeObject>(
     query: {
       labelSelector: options.labelSelector,
       fieldSelector: options.fieldSelector,
-      limit: options.pageSize,
+      limit,
       continue: continueToken || undefined,
     },
   };
@@ -402,11 +534,16 @@ class WatchStream {
     this.#reader = response.body.getReader();
   }
 
-  /** The next decoded event, or `undefined` when the server ended the stream. */
-  async next(): Promise<RawWatchEvent | undefined> {
+  /**
+   * The next decoded event, `undefined` when the server ended the stream, or `RESYNC_DUE` when
+   * the clock reached `resyncAt` first.
+   */
+  async next(resyncAt?: number): Promise<RawWatchEvent | undefined | typeof RESYNC_DUE> {
     let line = this.#pending.shift();
     if (line === undefined && !this.#ended) {
-      line = await this.#guarded(() => this.#readLine());
+      const read = await this.#guarded(() => this.#readLine(), resyncAt);
+      if (read === RESYNC_DUE) return RESYNC_DUE;
+      line = read;
     }
     if (line === undefined) return undefined;
     const event = parseWatchLine(line, this.#ctx.what);
@@ -427,18 +564,29 @@ class WatchStream {
     return this.#pending.shift();
   }
 
-  /** Awaits `work` under the inactivity deadline, which starts now. */
-  async #guarded<R>(work: () => Promise<R>): Promise<R> {
+  /**
+   * Awaits `work` under the inactivity deadline, which starts now; with `resyncAt`, gives up
+   * with `RESYNC_DUE` when the clock reaches it first (the caller then closes the stream).
+   */
+  #guarded<R>(work: () => Promise<R>): Promise<R>;
+  #guarded<R>(work: () => Promise<R>, resyncAt?: number): Promise<R | typeof RESYNC_DUE>;
+  async #guarded<R>(work: () => Promise<R>, resyncAt?: number): Promise<R | typeof RESYNC_DUE> {
+    const clock = this.#ctx.clock;
     const ms = this.#ctx.inactivityMs;
-    const timer = this.#ctx.clock.setTimer(ms, () => {
+    const timer = clock.setTimer(ms, () => {
       this.#controller.abort(
         new InactivityTimeoutError(`No event from the watch of ${this.#ctx.what} for ${ms} ms`),
       );
     });
+    let resync: { cancel(): void } | undefined;
+    const due = resyncAt === undefined ? undefined : new Promise<typeof RESYNC_DUE>((resolve) => {
+      resync = clock.setTimer(Math.max(0, resyncAt - clock.now()), () => resolve(RESYNC_DUE));
+    });
     try {
-      return await Promise.race([work(), this.#interrupted]);
+      return await Promise.race([work(), this.#interrupted, ...(due ? [due] : [])]);
     } finally {
       timer.cancel();
+      resync?.cancel();
     }
   }
 

@@ -14,7 +14,7 @@
  * leader) reports each skipped Release once more.
  */
 import type { ReconcileResult } from "../controller/result.ts";
-import { done, TerminalError } from "../controller/result.ts";
+import { done, requeueAfter, TerminalError } from "../controller/result.ts";
 import { ResourceClient } from "../kube/client.ts";
 import { AlreadyExistsError, InvalidError, NotFoundError } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
@@ -33,7 +33,9 @@ import {
   stateOf,
 } from "./objects.ts";
 import type { ReleaseNaming } from "./naming.ts";
-import { planRelease, type ReleaseAction } from "./plan.ts";
+import { awaitMessage, planRelease, type ReleaseAction } from "./plan.ts";
+import { NodeImageAwaits } from "./awaits.ts";
+import type { NamespaceGate } from "./namespace_gate.ts";
 import { registrationWrites, unregistrationWrites } from "./registration.ts";
 
 /** Event reasons on Releases and NodeImages, for `kubectl events` and alerts. */
@@ -48,6 +50,12 @@ export const ReleaseEventReason = {
   NodeImageReleased: "NodeImageReleased",
   /** NodeImage: a Release was removed from it. */
   ReleaseRemoved: "ReleaseRemoved",
+  /** Release (Warning): its NodeImage is being deleted; it waits to register into a new one. */
+  NodeImageTerminating: "NodeImageTerminating",
+  /** Release (Warning): `--namespace` does not exist, so its NodeImage cannot be created. */
+  NamespaceNotFound: "NamespaceNotFound",
+  /** Release (Warning): an image component is listed more than once; the first is used. */
+  DuplicateComponent: "DuplicateComponent",
 } as const;
 
 export interface ReleaseReconcilerOptions {
@@ -65,6 +73,10 @@ export interface ReleaseReconcilerOptions {
   /** Release prefixes and image layouts of the provider modules. */
   naming: ReleaseNaming;
   recorder: EventRecorder;
+  /** Releases waiting for a terminating NodeImage; shared with the NodeImage watch's mapping. */
+  awaits?: NodeImageAwaits;
+  /** Creates in `namespace` while it may be missing; without it every create is tried. */
+  namespaceGate?: NamespaceGate;
   log?: Logger;
 }
 
@@ -76,9 +88,13 @@ export class ReleaseReconciler {
   readonly #log: Logger;
   /** Release name → generation already reported as skipped. */
   readonly #skipped = new Map<string, number>();
+  /** Release name → generation whose duplicate components were reported. */
+  readonly #duplicates = new Map<string, number>();
+  readonly #awaits: NodeImageAwaits;
 
   constructor(options: ReleaseReconcilerOptions) {
     this.#options = options;
+    this.#awaits = options.awaits ?? new NodeImageAwaits();
     this.#releases = new ResourceClient<Release>(options.transport, RELEASES);
     this.#nodeImages = new ResourceClient<NodeImage>(options.transport, NODE_IMAGES);
     this.#log = options.log ?? silentLogger;
@@ -111,19 +127,24 @@ export class ReleaseReconciler {
       channel,
       naming,
       skippedGeneration: this.#skipped.get(name),
+      awaiting: this.#awaits.get(name),
+      duplicatesReported: this.#duplicates.get(name),
     });
+    if (!release) this.#duplicates.delete(name);
     const context: ExecutionContext = {
       options: this.#options,
       releases: this.#releases,
       nodeImages: this.#nodeImages,
       log: this.#log.with({ release: name }),
       skipped: this.#skipped,
+      awaits: this.#awaits,
+      duplicates: this.#duplicates,
     };
     const run = new Execution(context, name, release, nodeImages, signal);
     for (const action of plan.actions) {
       if (!await run.perform(action)) break;
     }
-    return done();
+    return run.requeueAfterMs === undefined ? done() : requeueAfter(run.requeueAfterMs);
   };
 
   async #readRelease(name: string, signal: AbortSignal): Promise<Release | undefined> {
@@ -143,6 +164,8 @@ interface ExecutionContext {
   nodeImages: ResourceClient<NodeImage>;
   log: Logger;
   skipped: Map<string, number>;
+  awaits: NodeImageAwaits;
+  duplicates: Map<string, number>;
 }
 
 /** Carries out one plan; keeps what earlier actions learnt (the patched Release, a new image). */
@@ -153,6 +176,8 @@ class Execution {
   readonly #signal: AbortSignal;
   #release: Release | undefined;
   #created: NodeImage | undefined;
+  /** Set when the reconcile should run again after this delay (a missing namespace). */
+  requeueAfterMs: number | undefined;
 
   constructor(
     context: ExecutionContext,
@@ -180,8 +205,7 @@ class Execution {
         return this.#release !== undefined || change === "remove";
       }
       case "CreateNodeImage":
-        await this.#create(action.nodeImage);
-        return true;
+        return await this.#create(action.nodeImage);
       case "Register":
         await this.#register(action.nodeImage);
         return true;
@@ -205,16 +229,77 @@ class Execution {
       case "ForgetSkipped":
         skipped.delete(this.#name);
         return true;
+      case "AwaitNodeImageDeletion":
+        await this.#await(action.nodeImage, action.uid, action.report, action.message);
+        return true;
+      case "ForgetAwait":
+        this.#context.awaits.delete(this.#name);
+        return true;
+      case "ReportDuplicateComponents":
+        this.#context.duplicates.set(this.#name, action.generation);
+        log.info("Release lists an image component twice", { detail: action.message });
+        await options.recorder.event(
+          releaseReference(this.#release!),
+          "Warning",
+          ReleaseEventReason.DuplicateComponent,
+          action.message,
+          "Register",
+        );
+        return true;
     }
   }
 
-  async #create(image: NodeImage): Promise<void> {
-    const { nodeImages, log } = this.#context;
+  /** Records the wait (so the image's disappearance wakes this Release) and, once, says why. */
+  async #await(imageName: string, uid: string | undefined, report: boolean, message: string) {
+    const { options, log, awaits } = this.#context;
+    awaits.set(this.#name, { nodeImage: imageName, uid });
+    if (!report || !this.#release) return;
+    log.info("Waiting for the NodeImage to be deleted before registering", {
+      nodeImage: imageName,
+    });
+    await options.recorder.event(
+      releaseReference(this.#release),
+      "Warning",
+      ReleaseEventReason.NodeImageTerminating,
+      message,
+      "Wait",
+    );
+  }
+
+  /** Creates the NodeImage; false when the namespace is missing (the Release waits). */
+  async #create(image: NodeImage): Promise<boolean> {
+    const { nodeImages, log, options } = this.#context;
+    const gate = options.namespaceGate;
+    const admission = gate?.admit(this.#name);
+    if (admission && !admission.go) {
+      this.requeueAfterMs = admission.retryInMs;
+      if (admission.first) await this.#namespaceMissing(image, admission.retryInMs);
+      return false;
+    }
     try {
       this.#created = await nodeImages.create(image, { signal: this.#signal });
       log.info("Created NodeImage", { nodeImage: image.metadata.name });
+      gate?.succeeded(this.#name);
+      return true;
     } catch (error) {
-      if (error instanceof AlreadyExistsError) return; // created meanwhile: adopt it
+      if (gate && isMissingNamespace(error, image.metadata.namespace)) {
+        const { report, retryInMs } = gate.failed(this.#name);
+        this.requeueAfterMs = retryInMs;
+        if (report) {
+          log.warn("The NodeImage namespace does not exist; NodeImages cannot be created", {
+            namespace: image.metadata.namespace,
+            flag: "--namespace",
+            retryInMs,
+          });
+        }
+        await this.#namespaceMissing(image, retryInMs);
+        return false;
+      }
+      if (error instanceof AlreadyExistsError) {
+        gate?.succeeded(this.#name);
+        return true; // created meanwhile: adopt it
+      }
+      gate?.released(this.#name);
       if (error instanceof InvalidError) {
         // The object is derived from the Release alone: the same request fails every time.
         throw new TerminalError(
@@ -225,6 +310,19 @@ class Execution {
       }
       throw error;
     }
+  }
+
+  /** The Warning on this Release while `--namespace` is missing. */
+  async #namespaceMissing(image: NodeImage, retryInMs: number): Promise<void> {
+    const { namespace, name } = image.metadata;
+    await this.#context.options.recorder.event(
+      releaseReference(this.#release!),
+      "Warning",
+      ReleaseEventReason.NamespaceNotFound,
+      `Cannot create NodeImage ${namespace}/${name}: namespace "${namespace}" does not exist ` +
+        `(--namespace); trying again in ${Math.ceil(retryInMs / 1000)}s`,
+      "Create",
+    );
   }
 
   async #register(imageName: string): Promise<void> {
@@ -252,6 +350,14 @@ class Execution {
         `Cannot register Release "${this.#name}" with NodeImage "${options.namespace}/` +
           `${imageName}": it was deleted meanwhile; it will be created again`,
       );
+    }
+    if (result.metadata.deletionTimestamp && !releasesOf(result).includes(this.#name)) {
+      // Deleted since the cache showed it: wait like the plan would have (told once per image).
+      const awaited = this.#context.awaits.get(this.#name);
+      const uid = result.metadata.uid;
+      const report = awaited?.nodeImage !== imageName || awaited.uid !== uid;
+      await this.#await(imageName, uid, report, awaitMessage(result));
+      return;
     }
     if (!added && !revivedFrom) return;
     const revived = revivedFrom ? `; it left ${revivedFrom} and is ${NodeImageState.Pending}` : "";
@@ -339,4 +445,10 @@ class Execution {
       throw error;
     }
   }
+}
+
+/** The API server's answer to a create in a namespace that does not exist. */
+function isMissingNamespace(error: unknown, namespace: string | undefined): boolean {
+  return error instanceof NotFoundError && error.status.details?.kind === "namespaces" &&
+    error.status.details?.name === namespace;
 }

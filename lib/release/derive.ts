@@ -159,6 +159,21 @@ export function componentVersion(release: ReleaseLike, component: string): strin
 }
 
 /**
+ * The image components listed more than once, with every version in the order listed. The Go
+ * operator used the first silently; we use it too, and the caller says so.
+ */
+export function duplicateComponents(
+  release: ReleaseLike,
+): { name: string; versions: string[] }[] {
+  const out: { name: string; versions: string[] }[] = [];
+  for (const name of IMAGE_COMPONENTS) {
+    const entries = release.spec?.components?.filter((c) => c.name === name) ?? [];
+    if (entries.length > 1) out.push({ name, versions: entries.map((c) => String(c.version)) });
+  }
+  return out;
+}
+
+/**
  * The image name `flatcar-<channel>-<flatcar>-kube-<k8s>-tooling-<tooling>-gs` (format of
  * giantswarm/capi-image-builder). One leading `v` is stripped from the kubernetes and tooling
  * versions only; the flatcar version is used as it is, as the Go operator does.

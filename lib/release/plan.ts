@@ -10,14 +10,25 @@
  *   still parsing (§11.3). Deleting or keeping the image is the garbage collector's decision.
  * - **Skipped**: not ours (provider not configured, vintage name, missing component): one
  *   Warning Event per generation, no finalizer, no error, no retry (§11.21). A finalizer left
- *   from before (provider since disabled) stays until deletion, which removes it.
+ *   from before (provider since disabled) stays until deletion, which removes it. A Release
+ *   edited so that it names no image any more (a bad version) is taken out of the images it
+ *   was registered with, and its Warning says so; one whose provider was disabled still names
+ *   its image and stays listed.
+ * - A component listed twice: the first wins, as in the Go operator, with one Warning per
+ *   generation.
  * - **Active**: finalizer first (so a deletion always finds the reference to clean), then the
  *   NodeImage, then the registration, then unregistration from images it no longer needs
  *   (its components changed).
+ * - **Waiting**: as Active, but its NodeImage is terminating. A terminating NodeImage never
+ *   gains a Release: its platform templates are about to be removed, and a Release listed in
+ *   it would be dropped with it. The Release is taken out of it if it was listed (the image was
+ *   deleted by hand), says why it waits in one Warning per incarnation of the image, and
+ *   registers into a new NodeImage once the old one is gone (its disappearance wakes it).
  */
 import {
   type DerivedNodeImage,
   deriveNodeImage,
+  duplicateComponents,
   providerNameOf,
   ReleaseParseError,
 } from "./derive.ts";
@@ -25,6 +36,7 @@ import { providerIdOf, type ReleaseNaming } from "./naming.ts";
 import { hasReleaseFinalizer } from "./finalizer.ts";
 import { newNodeImage, type NodeImage, type Release, releasesOf } from "./objects.ts";
 import { isRegistered } from "./registration.ts";
+import type { AwaitedNodeImage } from "./awaits.ts";
 
 /** Everything `planRelease` looks at: plain values, so tests write them as literals. */
 export interface ReleaseObservation {
@@ -44,6 +56,10 @@ export interface ReleaseObservation {
   naming: ReleaseNaming;
   /** The Release generation already reported as skipped, if any. */
   skippedGeneration?: number;
+  /** The terminating NodeImage the Release already waits for, if any. */
+  awaiting?: AwaitedNodeImage;
+  /** The Release generation whose duplicate components were already reported, if any. */
+  duplicatesReported?: number;
 }
 
 /** One step for the executor. */
@@ -58,11 +74,26 @@ export type ReleaseAction =
   /** Tell the user once per generation why the Release is ignored. */
   | { type: "ReportSkipped"; generation: number; reason: SkipReason; message: string }
   /** Forget the remembered skipped generation (the Release is ours now, or gone). */
-  | { type: "ForgetSkipped" };
+  | { type: "ForgetSkipped" }
+  /**
+   * Wait for the terminating NodeImage to be gone; `report` (first time for this incarnation)
+   * says why in a Warning.
+   */
+  | {
+    type: "AwaitNodeImageDeletion";
+    nodeImage: string;
+    uid?: string;
+    report: boolean;
+    message: string;
+  }
+  /** Stop waiting (the old NodeImage is gone, or the Release no longer needs it). */
+  | { type: "ForgetAwait" }
+  /** Tell the user once per generation that a component is listed twice (the first wins). */
+  | { type: "ReportDuplicateComponents"; generation: number; message: string };
 
 export type SkipReason = "ProviderNotConfigured" | "NotANodeImageRelease";
 
-export type ReleaseClassification = "Gone" | "Deleting" | "Skipped" | "Active";
+export type ReleaseClassification = "Gone" | "Deleting" | "Skipped" | "Active" | "Waiting";
 
 export interface ReleasePlan {
   classification: ReleaseClassification;
@@ -86,9 +117,10 @@ export interface ReleasePlan {
 export function planRelease(observed: ReleaseObservation): ReleasePlan {
   const { release, name } = observed;
   const listing = observed.nodeImages.filter((image) => releasesOf(image).includes(name));
+  const forgetAwait: ReleaseAction[] = observed.awaiting ? [{ type: "ForgetAwait" }] : [];
   const forget: ReleaseAction[] = observed.skippedGeneration !== undefined
-    ? [{ type: "ForgetSkipped" }]
-    : [];
+    ? [{ type: "ForgetSkipped" }, ...forgetAwait]
+    : forgetAwait;
 
   if (!release) {
     return {
@@ -120,6 +152,12 @@ export function planRelease(observed: ReleaseObservation): ReleasePlan {
   const skip = skipReason(name, derivation, observed);
   if (skip) {
     const generation = release.metadata.generation ?? 0;
+    // Registrations with images it no longer names are dropped (a bad edit): keeping them
+    // would keep those images, and their templates, alive for nothing.
+    const stale = listing.filter((image) => image.metadata.name !== derived?.objectName);
+    const dropped = stale.length
+      ? `; it no longer uses NodeImage ${stale.map((i) => i.metadata.name).join(", ")}`
+      : "";
     const actions: ReleaseAction[] = observed.skippedGeneration === generation
       ? []
       // The generation in the note keeps the Event recorder from folding a new generation's
@@ -128,15 +166,22 @@ export function planRelease(observed: ReleaseObservation): ReleasePlan {
         type: "ReportSkipped",
         generation,
         reason: skip.reason,
-        message: `${skip.message} (generation ${generation})`,
+        message: `${skip.message}${dropped} (generation ${generation})`,
       }];
-    return { classification: "Skipped", derived, actions };
+    actions.push(...stale.map((image) => unregister(image, false)));
+    return { classification: "Skipped", derived, actions: [...forgetAwait, ...actions] };
   }
 
   const target = derived!;
+  const duplicates = reportDuplicates(release, observed);
+  const cached = observed.nodeImages.find((image) => image.metadata.name === target.objectName);
+  if (cached?.metadata.deletionTimestamp) {
+    const actions = waitFor(cached, observed);
+    return { classification: "Waiting", derived: target, actions: [...duplicates, ...actions] };
+  }
   const actions: ReleaseAction[] = [...forget];
   if (!hasReleaseFinalizer(release)) actions.push({ type: "AddFinalizer" });
-  const cached = observed.nodeImages.find((image) => image.metadata.name === target.objectName);
+  actions.push(...duplicates);
   if (!cached) {
     actions.push({
       type: "CreateNodeImage",
@@ -153,6 +198,57 @@ export function planRelease(observed: ReleaseObservation): ReleasePlan {
     if (image.metadata.name !== target.objectName) actions.push(unregister(image, false));
   }
   return { classification: "Active", derived: target, actions };
+}
+
+/** The duplicate-component Warning, unless this generation was already told. */
+function reportDuplicates(release: Release, observed: ReleaseObservation): ReleaseAction[] {
+  const generation = release.metadata.generation ?? 0;
+  if (observed.duplicatesReported === generation) return [];
+  const duplicates = duplicateComponents(release);
+  if (duplicates.length === 0) return [];
+  const listed = duplicates.map(({ name, versions }) =>
+    `"${name}" ${versions.length} times (${versions.join(", ")}); it uses the first, ` +
+    versions[0]
+  );
+  return [{
+    type: "ReportDuplicateComponents",
+    generation,
+    message: `spec.components lists ${listed.join("; ")}, as the Go operator did ` +
+      `(generation ${generation})`,
+  }];
+}
+
+/** The actions of a Release whose NodeImage `dying` is terminating. */
+function waitFor(dying: NodeImage, observed: ReleaseObservation): ReleaseAction[] {
+  const { name, release } = observed;
+  const actions: ReleaseAction[] = [];
+  if (observed.skippedGeneration !== undefined) actions.push({ type: "ForgetSkipped" });
+  if (!hasReleaseFinalizer(release!)) actions.push({ type: "AddFinalizer" });
+  const imageName = dying.metadata.name!;
+  if (releasesOf(dying).includes(name)) actions.push(unregister(dying, false));
+  const uid = dying.metadata.uid;
+  actions.push({
+    type: "AwaitNodeImageDeletion",
+    nodeImage: imageName,
+    uid,
+    report: observed.awaiting?.nodeImage !== imageName || observed.awaiting.uid !== uid,
+    message: awaitMessage(dying),
+  });
+  for (const image of observed.nodeImages) {
+    if (image.metadata.name !== imageName && releasesOf(image).includes(name)) {
+      actions.push(unregister(image, false));
+    }
+  }
+  return actions;
+}
+
+/** Why a Release waits: which NodeImage, since when, and what still holds it. */
+export function awaitMessage(dying: NodeImage): string {
+  const { namespace, name, deletionTimestamp, finalizers } = dying.metadata;
+  const held = finalizers?.length ? `; held by finalizer ${finalizers.join(", ")}` : "";
+  return `Not registering with NodeImage ${namespace}/${name}: it is being deleted (since ` +
+    `${deletionTimestamp}${held}). A new NodeImage will be created for this Release once it ` +
+    `is gone`;
 }
 
 function unregister(image: NodeImage, fresh: boolean): ReleaseAction {

@@ -26,9 +26,12 @@ export function isRegistered(image: NodeImage, release: string): boolean {
 
 /**
  * Writes that make `image` list `release`, leave `""`/`AwaitingDeletion` for `Pending`, and
- * drop the `last-used` annotation (an image in use has no last-use time).
+ * drop the `last-used` annotation (an image in use has no last-use time). None when the image
+ * is terminating: a Release never joins an image that is about to be removed (the writer can
+ * find it so after a Conflict, when the garbage collector deleted it meanwhile).
  */
 export function registrationWrites(image: NodeImage, release: string): NodeImageWrite[] {
+  if (image.metadata.deletionTimestamp) return [];
   const writes: NodeImageWrite[] = [];
   const releases = releasesOf(image);
   const state = stateOf(image);

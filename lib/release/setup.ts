@@ -2,8 +2,9 @@
  * Registers the release controller and the NodeImage garbage collector on the manager.
  *
  * - `release` (key: Release name) watches Releases, and NodeImages in `--namespace` mapped to
- *   the Releases they list (before and after the change), so a NodeImage deleted or edited by
- *   hand while still in use is put right at once, without the Go operator's 5-minute requeue.
+ *   the Releases they list (before and after the change) and to those waiting for them to
+ *   finish terminating, so a NodeImage deleted or edited by hand while still in use is put
+ *   right at once, without the Go operator's 5-minute requeue.
  * - `nodeimage-gc` (key: `namespace/name`) watches NodeImages in `--namespace` and owns every
  *   decision to mark or delete one.
  * Both share one NodeImage cache and one Event recorder.
@@ -20,6 +21,9 @@ import { ReleaseReconciler } from "./controller.ts";
 import { validateFlatcarChannel } from "./derive.ts";
 import type { ReleaseNaming } from "./naming.ts";
 import { type NodeImage, type Release, releasesOf } from "./objects.ts";
+import { NodeImageAwaits } from "./awaits.ts";
+import { NamespaceGate } from "./namespace_gate.ts";
+import { realClock } from "../clock.ts";
 
 /** Controller name of the NodeImage garbage collector (metrics label, logs). */
 export const NODE_IMAGE_GC_CONTROLLER_NAME = "nodeimage-gc";
@@ -87,6 +91,9 @@ export function setupReleaseControllers(
     retentionMs: options.retentionMs,
   });
 
+  const awaits = new NodeImageAwaits();
+  const namespaceGate = new NamespaceGate(options.namespace, options.clock ?? realClock);
+  ctx.readiness.addCheck("nodeimage-namespace", namespaceGate.check);
   const reconciler = new ReleaseReconciler({
     transport: ctx.transport,
     releases: releases.store,
@@ -96,6 +103,8 @@ export function setupReleaseControllers(
     channel,
     naming: options.naming,
     recorder,
+    awaits,
+    namespaceGate,
     log: ctx.log.with({ controller: RELEASE_CONTROLLER_NAME }),
   });
   const release = new Controller({
@@ -103,7 +112,14 @@ export function setupReleaseControllers(
     reconcile: reconciler.reconcile,
     watches: [
       { informer: releases },
-      { informer: nodeImages, map: releasesListedBy },
+      {
+        informer: nodeImages,
+        // Listed Releases, and those waiting for it to go (a terminating image lists none).
+        map: (image, change) => [
+          ...releasesListedBy(image, change),
+          ...awaits.releasesAwaiting(image.metadata.name!),
+        ],
+      },
     ],
     workers: options.releaseWorkers ?? 4,
     clock: options.clock,
@@ -131,6 +147,9 @@ export function setupReleaseControllers(
     queueMetrics: ctx.queueMetrics(NODE_IMAGE_GC_CONTROLLER_NAME),
   });
 
+  namespaceGate.onOpen = (waiting) => {
+    for (const name of waiting) release.enqueue(name);
+  };
   ctx.manager.addController(release);
   ctx.manager.addController(gc);
 

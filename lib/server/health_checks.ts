@@ -12,6 +12,7 @@
  * withheld": our reasons name components, never secrets, and they make `kubectl describe pod`
  * probe failures self-explanatory.
  */
+import { redactUrlsIn } from "../redact.ts";
 
 /** What one check reports. */
 export interface CheckResult {
@@ -143,5 +144,5 @@ export function renderReport(report: HealthReport, probe: string, verbose: boole
 
 /** Keeps the one-line-per-check format intact whatever a reason contains. */
 function oneLine(reason: string | undefined): string {
-  return (reason ?? "").replace(/\s+/g, " ").trim().slice(0, 200);
+  return redactUrlsIn(reason ?? "").replace(/\s+/g, " ").trim().slice(0, 200);
 }

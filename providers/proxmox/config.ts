@@ -10,7 +10,14 @@
  *   `l26` (Flatcar is Linux; Go sent nothing, which Proxmox reads as `other`); `cpu`, `serial0`
  *   and `vga` are sent only when set.
  */
-import { type Decoder, field, join, type Secret, type YamlObject } from "../../lib/config/mod.ts";
+import {
+  type Decoder,
+  field,
+  hostPortProblem,
+  join,
+  type Secret,
+  type YamlObject,
+} from "../../lib/config/mod.ts";
 
 export interface ProxmoxCredentials {
   /** `host:port` without a scheme, e.g. `pve.example.com:8006`. */
@@ -133,7 +140,8 @@ export function parseProxmoxCredentials(
 ): ProxmoxCredentials {
   const url = d.requiredString(raw, "url", path);
   // The Go operator prepends https:// itself; a scheme here breaks every request (§11.23).
-  if (url.includes("://")) d.issue(join(path, "url"), "expected host:port without a scheme");
+  const urlProblem = hostPortProblem(url);
+  if (urlProblem) d.issue(join(path, "url"), urlProblem);
   const caCert = d.optionalString(raw, "caCert", path, "");
   if (caCert !== "" && !caCert.includes("-----BEGIN CERTIFICATE-----")) {
     d.issue(join(path, "caCert"), "expected PEM certificates (-----BEGIN CERTIFICATE-----)");

@@ -18,6 +18,7 @@
 import {
   type Decoder,
   field,
+  httpUrlProblem,
   isObject,
   join,
   Secret,
@@ -110,9 +111,8 @@ export function parseVcdSection(section: YamlObject, d: Decoder, path: string): 
 /** Reads VCD credentials (the `credentials` subtree, or the whole credentials file). */
 export function parseVcdCredentials(raw: YamlObject, d: Decoder, path: string): VcdCredentials {
   const url = d.requiredString(raw, "url", path);
-  if (url !== "" && !/^https?:\/\/[^/]/.test(url)) {
-    d.issue(join(path, "url"), "expected an http:// or https:// URL");
-  }
+  const urlProblem = httpUrlProblem(url);
+  if (urlProblem) d.issue(join(path, "url"), urlProblem);
   const caCert = d.optionalString(raw, "caCert", path, "");
   if (caCert !== "" && !caCert.includes("-----BEGIN CERTIFICATE-----")) {
     d.issue(join(path, "caCert"), "expected PEM certificates (-----BEGIN CERTIFICATE-----)");

@@ -2,7 +2,14 @@
  * The vSphere (`capv`) section of values.yaml, or the Go operator's mounted
  * `/home/.vsphere/{credentials,locations}` files, which hold the same two subtrees (§5, §8.2).
  */
-import { type Decoder, field, join, type Secret, type YamlObject } from "../../lib/config/mod.ts";
+import {
+  type Decoder,
+  field,
+  hostPortProblem,
+  join,
+  type Secret,
+  type YamlObject,
+} from "../../lib/config/mod.ts";
 
 export interface VsphereCredentials {
   /** vCenter host or host:port, without a scheme. */
@@ -52,9 +59,8 @@ export function parseVsphereCredentials(
   path: string,
 ): VsphereCredentials {
   const vcenter = d.requiredString(raw, "vcenter", path);
-  if (vcenter.includes("://")) {
-    d.issue(join(path, "vcenter"), "expected a host or host:port without a scheme");
-  }
+  const vcenterProblem = hostPortProblem(vcenter);
+  if (vcenterProblem) d.issue(join(path, "vcenter"), vcenterProblem);
   return {
     vcenter,
     username: d.requiredString(raw, "username", path),

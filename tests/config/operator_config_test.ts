@@ -114,19 +114,35 @@ Deno.test("a provider section without enabled counts as configured (older form)"
   assert.equal(capvOf(config)?.locations.location1.folder, "/dc/vm");
 });
 
-Deno.test("an absent or empty section and an empty file configure nothing", async (t) => {
+Deno.test("an absent or empty section configures nothing", () => {
+  const config = parse("vsphere:\nproxmox: ~\n");
+  assert.deepEqual(config.configuredProviderIds(), []);
+  assert.equal(config.retentionMs, 0, "imageRetentionPeriod defaults to 0");
+});
+
+Deno.test("an empty values file is refused, naming the file", async (t) => {
   for (
     const [name, text] of [["empty file", ""], ["only comments", "# nothing\n"], [
-      "null section",
-      "vsphere:\nproxmox: ~\n",
-    ]]
+      "null",
+      "null\n",
+    ], ["tilde", "~\n"]]
   ) {
     await t.step(name, () => {
-      const config = parse(text);
-      assert.deepEqual(config.configuredProviderIds(), []);
-      assert.equal(config.retentionMs, 0, "imageRetentionPeriod defaults to 0");
+      const error = configError(text);
+      assert.equal(error.file, FILE);
+      assert.equal(error.field, "");
+      assert.match(error.message, /the file is empty/);
     });
   }
+});
+
+Deno.test("unknown top-level sections and a platform without a bucket load with warnings", () => {
+  const config = parse(`s3: {region: r}\nopenstack: {}\nrbac: {enable: true}\n${VSPHERE}`);
+  assert.deepEqual(config.configuredProviderIds(), ["capv"]);
+  assert.deepEqual(config.warnings.map((w) => [w.file, w.path]), [
+    [FILE, "openstack"],
+    [FILE, "s3.bucket"],
+  ]);
 });
 
 Deno.test("imageRetentionPeriod is a Go duration, also given as the number 0", async (t) => {

@@ -11,7 +11,7 @@ import type { KubeObject } from "../../lib/kube/resource.ts";
 import { apiVersionFor, encode } from "./codec.ts";
 import type { ResourceDef, VersionDef } from "./resources.ts";
 import type { FieldSelector, LabelSelector } from "./selectors.ts";
-import { ApiFailure, badRequest } from "./status.ts";
+import { ApiFailure, badRequest, tooLargeResourceVersion } from "./status.ts";
 import type { ObjectStore } from "./store.ts";
 
 export interface ListRequest {
@@ -74,19 +74,7 @@ export class Lister {
         throw badRequest(`invalid resource version "${request.resourceVersion}"`);
       }
       if (requested > this.#store.resourceVersion) {
-        throw new ApiFailure({
-          message:
-            `Timeout: Too large resource version: ${requested}, current: ${this.#store.resourceVersion}`,
-          reason: "Timeout",
-          details: {
-            causes: [{
-              reason: "ResourceVersionTooLarge",
-              message: `Too large resource version`,
-            }],
-            retryAfterSeconds: 1,
-          },
-          code: 504,
-        });
+        throw tooLargeResourceVersion(requested, this.#store.resourceVersion);
       }
       rv = this.#store.resourceVersion;
       items = this.#store.list(def.storageKey, def.namespaced ? request.namespace : undefined)

@@ -17,8 +17,10 @@ import { KubeConfigTransport } from "../../lib/kube/transport.ts";
 import { ApiHandler, type RequestStats } from "./server.ts";
 import { kubeconfigYaml } from "./kubeconfig.ts";
 import { ApiFailure } from "./status.ts";
+import type { StoreSnapshot } from "./store.ts";
 
 export type { FaultMatch, FaultResponse } from "./faults.ts";
+export type { StoreSnapshot } from "./store.ts";
 
 export interface FakeApiServerOptions {
   /** 0 / undefined = any free port. */
@@ -29,6 +31,11 @@ export interface FakeApiServerOptions {
   crdDir?: string;
   /** Default 60_000 (real servers send one about every minute). */
   bookmarkIntervalMs?: number;
+  /**
+   * How long a `sendInitialEvents` watch waits for a resourceVersion the server has not reached
+   * before answering 504 Too large resource version; default 3000 (the watch cache's).
+   */
+  freshnessTimeoutMs?: number;
   /** Retained watch events before compaction, default 10_000. */
   historyLimit?: number;
   /** If set, require `Authorization: Bearer <token>`. */
@@ -108,6 +115,7 @@ export class FakeApiServer {
   static async start(options: FakeApiServerOptions = {}): Promise<FakeApiServer> {
     const handler = new ApiHandler({
       bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000,
+      freshnessTimeoutMs: options.freshnessTimeoutMs,
       historyLimit: options.historyLimit ?? 10_000,
       token: options.token,
     });
@@ -194,6 +202,25 @@ export class FakeApiServer {
     const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
     if (dir) await Deno.mkdir(dir, { recursive: true });
     await Deno.writeTextFile(path, this.kubeconfigYaml(options));
+  }
+
+  /** The stored objects and resourceVersion now, for `restore`. */
+  snapshot(): StoreSnapshot {
+    return this.#handler.store.snapshot();
+  }
+
+  /**
+   * Goes back to `snapshot`, as after an etcd restore (without `--bump-revision`) or a restart
+   * with the state reset: objects created later are gone, the resourceVersion is the snapshot's,
+   * older ones answer 410, and every open watch is dropped as by the restart. Clients holding a
+   * later resourceVersion are now ahead of the server. CRDs installed after the snapshot stay
+   * served (the type catalog is not rolled back).
+   */
+  async restore(snapshot: StoreSnapshot): Promise<void> {
+    this.#handler.watches.dropAll();
+    this.#handler.store.restore(snapshot);
+    this.#handler.lister.compact();
+    await this.restart();
   }
 
   /** Stops listening and listens again on the same port; state is kept, open watches dropped. */

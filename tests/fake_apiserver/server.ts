@@ -48,6 +48,8 @@ import { WatchHub } from "./watch.ts";
 
 export interface ApiHandlerOptions {
   bookmarkIntervalMs: number;
+  /** How long a sendInitialEvents watch waits for a resourceVersion the server has not reached. */
+  freshnessTimeoutMs?: number;
   historyLimit: number;
   token?: string;
   now?: () => number;
@@ -108,7 +110,11 @@ export class ApiHandler {
     this.store = new ObjectStore({ historyLimit: options.historyLimit });
     this.registry = new Registry(this.store, this.catalog, this.#now);
     this.lister = new Lister(this.store);
-    this.watches = new WatchHub(this.store, options.bookmarkIntervalMs);
+    this.watches = new WatchHub(
+      this.store,
+      options.bookmarkIntervalMs,
+      options.freshnessTimeoutMs,
+    );
     this.faults = new Faults({
       dropWatches: () => this.watches.dropAll(),
       closeWatches: () => this.watches.closeAll(),

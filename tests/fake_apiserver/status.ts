@@ -148,6 +148,23 @@ export function expired(message: string): ApiFailure {
   return new ApiFailure({ message, reason: "Expired", code: 410 });
 }
 
+/**
+ * A read that needs a resourceVersion the server has not reached: apiserver's
+ * `storage.NewTooLargeResourceVersionError` (504 Timeout with a `ResourceVersionTooLarge` cause;
+ * the watch cache asks to retry after 1 s), with `Retry-After` as its response writer sets it.
+ */
+export function tooLargeResourceVersion(requested: number, current: number): ApiFailure {
+  return new ApiFailure({
+    message: `Timeout: Too large resource version: ${requested}, current: ${current}`,
+    reason: "Timeout",
+    details: {
+      causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }],
+      retryAfterSeconds: 1,
+    },
+    code: 504,
+  }, { "retry-after": "1" });
+}
+
 /** One field error, as k8s.io/apimachinery/pkg/util/validation/field.Error. */
 export interface FieldError {
   type:

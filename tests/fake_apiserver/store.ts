@@ -7,6 +7,9 @@
  * synchronously in commit order, so a watch that replays history and then subscribes in the same
  * tick can neither miss nor repeat an event.
  * Deviations: resourceVersions start at 1 on every new server; real clusters start high.
+ * `restore` models an etcd restore without `--bump-revision` (or a server restarted with its
+ * state reset): the resourceVersion goes back to the snapshot's, and the history before it is
+ * gone, as after etcd's restore.
  */
 import type { KubeObject } from "../../lib/kube/resource.ts";
 
@@ -22,6 +25,12 @@ export interface StoredEvent {
 }
 
 export type StoreListener = (event: StoredEvent) => void;
+
+/** The stored objects at one resourceVersion; see `ObjectStore.snapshot`. */
+export interface StoreSnapshot {
+  readonly rv: number;
+  readonly buckets: ReadonlyMap<string, ReadonlyMap<string, KubeObject>>;
+}
 
 export interface ObjectStoreOptions {
   /** Events kept for watch replay; older ones are compacted away. */
@@ -115,6 +124,24 @@ export class ObjectStore {
   compact(): void {
     this.#history = [];
     this.#compactedThrough = this.#rv;
+  }
+
+  /** The objects as they are now (stored objects are never mutated, so sharing them is safe). */
+  snapshot(): StoreSnapshot {
+    const buckets = new Map([...this.#buckets].map(([key, bucket]) => [key, new Map(bucket)]));
+    return { rv: this.#rv, buckets };
+  }
+
+  /**
+   * Goes back to `snapshot`: its objects and resourceVersion, no history. Listeners are not
+   * told (a restore is not a change anyone watched); the server drops its watches instead.
+   */
+  restore(snapshot: StoreSnapshot): void {
+    this.#buckets.clear();
+    for (const [key, bucket] of snapshot.buckets) this.#buckets.set(key, new Map(bucket));
+    this.#rv = snapshot.rv;
+    this.#history = [];
+    this.#compactedThrough = snapshot.rv;
   }
 
   subscribe(listener: StoreListener): () => void {

@@ -10,6 +10,21 @@
  * ends the initial ADDED burst with a bookmark annotated `k8s.io/initial-events-end`.
  * `timeoutSeconds` ends the stream cleanly; without it the stream lives 30–60 minutes.
  *
+ * A resourceVersion the server has not reached yet (it restarted with its state reset, or etcd
+ * was restored), as kube-apiserver's watch cache answers it (read in kubernetes/kubernetes,
+ * staging/src/k8s.io/apiserver/pkg/storage/cacher/):
+ * - a plain watch is established (HTTP 200) and stays silent: `cache_watcher.go` `process` only
+ *   sends events newer than the requested resourceVersion (and a bookmark at exactly it), and
+ *   `cacher.go` `waitUntilWatchCacheFreshAndForceAllEvents` blocks only for sendInitialEvents
+ *   ("otherwise, we allow for establishing the connection because the clients can wait for
+ *   events"). Nothing tells the client its resourceVersion is from the future.
+ * - with `sendInitialEvents=true` the server waits up to `freshnessTimeoutMs` (the watch cache's
+ *   `blockTimeout`, 3 s) to reach it (`watch_cache.go` `waitUntilFreshAndBlock`), then sends the
+ *   current state; if it does not get there, one ERROR event carrying
+ *   `storage.NewTooLargeResourceVersionError`: 504 Timeout "Too large resource version" with a
+ *   `ResourceVersionTooLarge` cause and retryAfterSeconds 1 (`newErrWatcher`; the cacher tests
+ *   check exactly this Status).
+ *
  * Fault hooks: `dropAll` errors every stream (the connection is torn down mid-body, no clean
  * end) and `closeAll` ends every stream cleanly.
  */
@@ -17,7 +32,7 @@ import type { KubeObject } from "../../lib/kube/resource.ts";
 import { apiVersionFor, encode } from "./codec.ts";
 import type { ResourceDef, VersionDef } from "./resources.ts";
 import type { FieldSelector, LabelSelector } from "./selectors.ts";
-import { badRequest, expired } from "./status.ts";
+import { badRequest, expired, tooLargeResourceVersion } from "./status.ts";
 import type { ObjectStore, StoredEvent } from "./store.ts";
 
 export interface WatchRequest {
@@ -44,11 +59,13 @@ const encoder = new TextEncoder();
 export class WatchHub {
   readonly #store: ObjectStore;
   readonly #bookmarkIntervalMs: number;
+  readonly #freshnessTimeoutMs: number;
   readonly #open = new Set<OpenWatch>();
 
-  constructor(store: ObjectStore, bookmarkIntervalMs: number) {
+  constructor(store: ObjectStore, bookmarkIntervalMs: number, freshnessTimeoutMs = 3_000) {
     this.#store = store;
     this.#bookmarkIntervalMs = bookmarkIntervalMs;
+    this.#freshnessTimeoutMs = freshnessTimeoutMs;
   }
 
   /** Number of streams currently open. */
@@ -71,6 +88,8 @@ export class WatchHub {
       throw badRequest(`invalid resource version "${rvText}"`);
     }
     const store = this.#store;
+    const from = rvText === "" ? 0 : Number(rvText);
+    const initial = from === 0 || request.sendInitialEvents === true;
     let first = true;
     let unsubscribe = () => {};
     const timers: ReturnType<typeof setTimeout>[] = [];
@@ -95,7 +114,9 @@ export class WatchHub {
           send(type, request.render ? request.render(object, first) : object);
           first = false;
         };
-        const bookmark = (annotations?: Record<string, string>) =>
+        const bookmark = (annotations?: Record<string, string>) => {
+          // Not before the requested resourceVersion: the client would go back in time.
+          if (!initial && store.resourceVersion < from) return;
           send("BOOKMARK", {
             kind: request.def.kind,
             apiVersion: apiVersionFor(request.def, request.version.name),
@@ -104,6 +125,7 @@ export class WatchHub {
               ...(annotations ? { annotations } : {}),
             },
           });
+        };
         entry = {
           drop() {
             if (done) return;
@@ -121,38 +143,62 @@ export class WatchHub {
         };
         this.#open.add(entry);
         const deliver = (event: StoredEvent) => {
+          if (!initial && event.rv <= from) return;
           const type = translate(event, request);
           if (type) sendObject(type, event.object);
         };
-        if (rvText === "" || rvText === "0") {
-          const current = store.list(
-            request.def.storageKey,
-            request.def.namespaced ? request.namespace : undefined,
-          );
-          for (const o of current) {
-            if (matches(o, request)) sendObject("ADDED", o);
+        const start = () => {
+          if (initial) {
+            const current = store.list(
+              request.def.storageKey,
+              request.def.namespaced ? request.namespace : undefined,
+            );
+            for (const o of current) {
+              if (matches(o, request)) sendObject("ADDED", o);
+            }
+            if (request.sendInitialEvents && request.allowBookmarks) {
+              bookmark({ "k8s.io/initial-events-end": "true" });
+            }
+          } else {
+            const history = store.eventsSince(from);
+            if (!history) {
+              const status = expired(
+                `too old resource version: ${rvText} (${store.compactedThrough})`,
+              ).status;
+              send("ERROR", status);
+              entry.close();
+              return;
+            }
+            for (const event of history) deliver(event);
           }
-          if (request.sendInitialEvents && request.allowBookmarks) {
-            bookmark({ "k8s.io/initial-events-end": "true" });
+          unsubscribe = store.subscribe(deliver);
+          if (request.allowBookmarks) {
+            timers.push(setInterval(() => bookmark(), this.#bookmarkIntervalMs));
           }
-        } else {
-          const history = store.eventsSince(Number(rvText));
-          if (!history) {
-            const status = expired(
-              `too old resource version: ${rvText} (${store.compactedThrough})`,
-            ).status;
-            send("ERROR", status);
-            entry.close();
-            return;
-          }
-          for (const event of history) deliver(event);
+          const seconds = request.timeoutSeconds ?? 1800 * (1 + Math.random());
+          timers.push(setTimeout(() => entry.close(), seconds * 1000));
+        };
+        if (!request.sendInitialEvents || store.resourceVersion >= from) {
+          start();
+          return;
         }
-        unsubscribe = store.subscribe(deliver);
-        if (request.allowBookmarks) {
-          timers.push(setInterval(() => bookmark(), this.#bookmarkIntervalMs));
-        }
-        const seconds = request.timeoutSeconds ?? 1800 * (1 + Math.random());
-        timers.push(setTimeout(() => entry.close(), seconds * 1000));
+        // sendInitialEvents needs the state at `from` or later: wait for it, like the watch cache.
+        const waiting = store.subscribe(() => {
+          if (store.resourceVersion < from) return;
+          waiting();
+          clearTimeout(deadline);
+          // After this commit's listeners: subscribing now would see this event twice.
+          queueMicrotask(start);
+        });
+        const deadline = setTimeout(() => {
+          waiting();
+          send("ERROR", tooLargeResourceVersion(from, store.resourceVersion).status);
+          entry.close();
+        }, this.#freshnessTimeoutMs);
+        unsubscribe = () => {
+          waiting();
+          clearTimeout(deadline);
+        };
       },
       cancel: () => {
         cleanup();

@@ -590,7 +590,9 @@ Deno.test({
   name: "an ensure aborted mid-import leaves a partial VM that cleanupPartial removes",
   ignore,
   fn: async () => {
-    const h = await harness(pki!, { fake: { taskDurationMs: { qmconfig: 40 } } });
+    const h = await harness(pki!);
+    // The disk import is held until the "crash", however slow the machine is.
+    const release = h.fake.holdTasks("qmconfig");
     try {
       const controller = new AbortController();
       const progress = recordingProgress();
@@ -610,6 +612,7 @@ Deno.test({
         ),
         /crash/,
       );
+      release();
       assert.deepEqual(progress.references, ["pve1/100"], "the reference was reported early");
       while (h.fake.tasks().some((t) => t.status === "running")) {
         await new Promise((resolve) => setTimeout(resolve, 5));

@@ -16,7 +16,8 @@ import {
   type KubeRequest,
   type KubeTransport,
 } from "../../lib/kube/transport.ts";
-import { silentLogger } from "../../lib/log.ts";
+import { type Logger, silentLogger } from "../../lib/log.ts";
+import { Readiness } from "../../lib/server/mod.ts";
 import { createRegistry } from "../../lib/metrics.ts";
 import { NODE_IMAGES, RELEASES } from "../../lib/names.ts";
 import { testModule } from "../support/fake_module.ts";
@@ -73,6 +74,10 @@ export class RecordingTransport implements KubeTransport {
 export interface RunOptions {
   /** Configured providers; default all three. */
   providers?: string[];
+  /** `--namespace`; default the test namespace (which exists). */
+  namespace?: string;
+  /** Receives the controllers' log lines; default silent. */
+  log?: Logger;
   retentionMs?: number;
   clock?: Clock;
   channel?: string;
@@ -83,6 +88,8 @@ export interface RunOptions {
 export interface RunningControllers {
   controllers: ReleaseControllers;
   registry: Registry;
+  /** The `/readyz` checks the controllers registered. */
+  readiness: Readiness;
   transport: RecordingTransport;
   stop(): Promise<void>;
 }
@@ -147,16 +154,19 @@ export class TestCluster {
     const inner = this.server.transport();
     const transport = new RecordingTransport(inner);
     const registry = createRegistry();
-    const manager = new Manager({ transport, log: silentLogger });
+    const log = options.log ?? silentLogger;
+    const manager = new Manager({ transport, log });
+    const readiness = new Readiness();
     const ctx = createSetupContext(manager, transport, {
       namespace: "default",
-      log: silentLogger,
+      log,
       identity: "test-operator",
       registry,
+      readiness,
     });
     const controllers = setupReleaseControllers(ctx, {
       config: testConfig(options.providers ?? ["capv", "capvcd", "capmox"]),
-      namespace: TEST_NAMESPACE,
+      namespace: options.namespace ?? TEST_NAMESPACE,
       flatcarChannel: options.channel ?? "stable",
       naming: NAMING,
       retentionMs: options.retentionMs ?? 0,
@@ -169,6 +179,7 @@ export class TestCluster {
     const run: RunningControllers = {
       controllers,
       registry,
+      readiness,
       transport,
       stop: async () => {
         if (!this.#runs.delete(run)) return;

@@ -179,6 +179,94 @@ Deno.test("planRelease classifies, then lists the actions in order", async (t) =
       actions: ["ForgetSkipped"],
     },
     {
+      name: "its NodeImage is terminating: never registered there, waits (no create, no register)",
+      observed: observe(release(R).build(), [
+        nodeImage(IMAGE).withState("Error").withDeletionTimestamp().withFinalizers("f")
+          .withVersion("old-uid", "7").build(),
+      ]),
+      classification: "Waiting",
+      actions: ["AddFinalizer", "AwaitNodeImageDeletion"],
+    },
+    {
+      name: "terminating and still listing it (deleted by hand): unregistered, then waits",
+      observed: observe(release(R).withFinalizers(RELEASE_FINALIZER).build(), [
+        nodeImage(IMAGE).withReleases(R).withState("Available").withDeletionTimestamp()
+          .withVersion("old-uid", "7").build(),
+      ]),
+      classification: "Waiting",
+      actions: [`Unregister ${IMAGE}`, "AwaitNodeImageDeletion"],
+    },
+    {
+      name: "waiting and its components changed: the other image is left as usual",
+      observed: observe(
+        release(R).withFinalizers(RELEASE_FINALIZER).withFlatcar("4593.2.4").build(),
+        [
+          nodeImage(IMAGE).withReleases(R).withState("Available").build(),
+          nodeImage(defaultImageName("capv", "4593.2.4")).withDeletionTimestamp()
+            .withVersion("old-uid", "7").build(),
+        ],
+      ),
+      classification: "Waiting",
+      actions: ["AwaitNodeImageDeletion", `Unregister ${IMAGE}`],
+    },
+    {
+      name: "the terminating image is gone: the wait is forgotten, a new one is created",
+      observed: observe(release(R).withFinalizers(RELEASE_FINALIZER).build(), [], {
+        awaiting: { nodeImage: IMAGE, uid: "old-uid" },
+      }),
+      classification: "Active",
+      actions: ["ForgetAwait", "CreateNodeImage", `Register ${IMAGE}`],
+    },
+    {
+      name: "deleted while waiting: the wait is forgotten with the finalizer",
+      observed: observe(deleting(release(R).withFinalizers(RELEASE_FINALIZER)), [], {
+        awaiting: { nodeImage: IMAGE, uid: "old-uid" },
+      }),
+      classification: "Deleting",
+      actions: ["ForgetAwait", `Unregister ${IMAGE}`, "RemoveFinalizer"],
+    },
+    {
+      name: "edited to a version that names no image: warned, and dropped from the image it used",
+      observed: observe(
+        release(R).withFinalizers(RELEASE_FINALIZER).withKubernetes("1.35.6+build.7").build(),
+        [nodeImage(IMAGE).withReleases(R).withState("Available").build()],
+      ),
+      classification: "Skipped",
+      actions: ["ReportSkipped", `Unregister ${IMAGE}`],
+    },
+    {
+      name: "bad version already reported but still listed: dropped quietly",
+      observed: observe(
+        release(R).withFinalizers(RELEASE_FINALIZER).withoutComponent("flatcar").build(),
+        [nodeImage(IMAGE).withReleases(R).withState("Available").build()],
+        { skippedGeneration: 0 },
+      ),
+      classification: "Skipped",
+      actions: [`Unregister ${IMAGE}`],
+    },
+    {
+      name: "a component listed twice: registered with the first, one Warning",
+      observed: observe(release(R).withDuplicateComponent("flatcar", "4593.2.4").build()),
+      classification: "Active",
+      actions: [
+        "AddFinalizer",
+        "ReportDuplicateComponents",
+        "CreateNodeImage",
+        `Register ${IMAGE}`,
+      ],
+    },
+    {
+      name: "a component listed twice, already reported for this generation: no Warning",
+      observed: observe(
+        release(R).withFinalizers(RELEASE_FINALIZER).withDuplicateComponent("flatcar", "4593.2.4")
+          .build(),
+        [nodeImage(IMAGE).withReleases(R).withState("Available").build()],
+        { duplicatesReported: 0 },
+      ),
+      classification: "Active",
+      actions: [],
+    },
+    {
       name: "gone: dangling references are dropped",
       observed: observe(undefined, [
         nodeImage(IMAGE).withReleases(R, "vsphere-35.0.1").withState("Available").build(),
@@ -194,6 +282,64 @@ Deno.test("planRelease classifies, then lists the actions in order", async (t) =
       assert.deepEqual(types(plan.actions), c.actions);
     });
   }
+});
+
+Deno.test("waiting for a terminating NodeImage is reported once per incarnation, naming why", async (t) => {
+  const dying = nodeImage(IMAGE).withDeletionTimestamp("2025-01-02T03:04:05Z")
+    .withFinalizers("image-distribution-operator.finalizers.giantswarm.io/node-image-controller")
+    .withVersion("old-uid", "7").build();
+  const awaitOf = (plan: ReturnType<typeof planRelease>) => {
+    const action = plan.actions.find((a) => a.type === "AwaitNodeImageDeletion");
+    assert.ok(action?.type === "AwaitNodeImageDeletion");
+    return action;
+  };
+  await t.step("first time: reported, with the deletion time and what holds it", () => {
+    const action = awaitOf(planRelease(observe(release(R).build(), [dying])));
+    assert.equal(action.nodeImage, IMAGE);
+    assert.equal(action.uid, "old-uid");
+    assert.equal(action.report, true);
+    assert.match(action.message, new RegExp(`NodeImage ${TEST_NAMESPACE}/${IMAGE}`));
+    assert.match(action.message, /2025-01-02T03:04:05Z/);
+    assert.match(action.message, /node-image-controller/);
+    assert.match(action.message, /new NodeImage/);
+  });
+  await t.step("same incarnation already reported: waits quietly", () => {
+    const plan = planRelease(observe(release(R).build(), [dying], {
+      awaiting: { nodeImage: IMAGE, uid: "old-uid" },
+    }));
+    assert.equal(awaitOf(plan).report, false);
+  });
+  await t.step("a later incarnation terminating again: reported again", () => {
+    const plan = planRelease(observe(release(R).build(), [dying], {
+      awaiting: { nodeImage: IMAGE, uid: "older-uid" },
+    }));
+    assert.equal(awaitOf(plan).report, true);
+  });
+});
+
+Deno.test("the Warnings for a bad edit and a duplicate component say what happened", async (t) => {
+  await t.step("no longer names the image it used", () => {
+    const [action] = planRelease(observe(
+      release(R).withFinalizers(RELEASE_FINALIZER).withFlatcar("4593.2.3-RC1").build(),
+      [nodeImage(IMAGE).withReleases(R).withState("Available").build()],
+    )).actions;
+    assert.ok(action?.type === "ReportSkipped");
+    assert.match(action.message, /4593\.2\.3-RC1/);
+    assert.match(action.message, new RegExp(`no longer uses NodeImage ${IMAGE}`));
+  });
+  await t.step("duplicate: names the component, both versions and the one used", () => {
+    const action = planRelease(observe(
+      release(R).withDuplicateComponent("flatcar", "4593.2.4").build(),
+    )).actions.find((a) => a.type === "ReportDuplicateComponents");
+    assert.ok(action?.type === "ReportDuplicateComponents");
+    assert.match(action.message, /"flatcar" 2 times \(4593\.2\.3, 4593\.2\.4\)/);
+    assert.match(action.message, /uses the first, 4593\.2\.3/);
+  });
+});
+
+Deno.test("registration writes nothing into a terminating NodeImage", () => {
+  const dying = nodeImage(IMAGE).withState("Error").withDeletionTimestamp().build();
+  assert.deepEqual(registrationWrites(dying, R), []);
 });
 
 Deno.test("planRelease creates the NodeImage the Go operator would, in --namespace", () => {

@@ -352,3 +352,50 @@ Deno.test("dangling references to Releases that no longer exist are dropped", as
     await imageWith(cluster, IMAGE, ["vsphere-35.0.0"], "Available");
   });
 });
+
+Deno.test("a Release edited from a good to a bad version gets a clear Warning and leaves the image it no longer names", async () => {
+  await withCluster(async (cluster) => {
+    cluster.run({ clock: new FakeClock(), retentionMs: 24 * HOUR });
+    await cluster.releases.create(release("vsphere-35.0.0").build());
+    await imageWith(cluster, IMAGE, ["vsphere-35.0.0"], "Pending");
+    const edited = release("vsphere-35.0.0").withKubernetes("1.35.6+build.7").build();
+    await cluster.releases.mergePatch("vsphere-35.0.0", undefined, {
+      spec: { components: edited.spec!.components },
+    });
+    const warning = await cluster.waitFor(
+      "the Warning",
+      async () => (await cluster.eventsAbout("vsphere-35.0.0")).find((e) => e.type === "Warning"),
+    );
+    assert.equal(warning.reason, "NotANodeImageRelease");
+    assert.match(warning.note, /1\.35\.6\+build\.7/);
+    assert.match(warning.note, new RegExp(`no longer uses NodeImage ${IMAGE}`));
+    // Nothing lists it any more, so the collector starts the retention period.
+    await imageWith(cluster, IMAGE, [], "AwaitingDeletion");
+  });
+});
+
+Deno.test("a Release listing a component twice uses the first and gets one Warning per generation", async () => {
+  await withCluster(async (cluster) => {
+    cluster.run();
+    await cluster.releases.create(
+      release("vsphere-35.0.0").withDuplicateComponent("flatcar", "4593.2.4").build(),
+    );
+    await imageWith(cluster, IMAGE, ["vsphere-35.0.0"], "Pending");
+    const warnings = async () =>
+      (await cluster.eventsAbout("vsphere-35.0.0")).filter((e) => e.type === "Warning");
+    const [warning] = await cluster.waitFor("the Warning", async () => {
+      const found = await warnings();
+      return found.length > 0 && found;
+    });
+    assert.equal(warning.reason, "DuplicateComponent");
+    assert.match(warning.note, /"flatcar" 2 times/);
+    assert.equal(await cluster.image(defaultImageName("capv", "4593.2.4")), undefined);
+    // A metadata change reconciles again without a second Warning.
+    await cluster.releases.mergePatch("vsphere-35.0.0", undefined, {
+      metadata: { labels: { touched: "yes" } },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal((await warnings()).length, 1);
+    assert.equal((await warnings())[0].series, undefined);
+  });
+});

@@ -62,6 +62,12 @@ export class ReleaseBuilder {
     return this;
   }
 
+  /** Adds one more entry for `name` (after any there is), as a hand-edited Release might. */
+  withDuplicateComponent(name: string, version: string): this {
+    this.#object.spec!.components!.push({ name, version });
+    return this;
+  }
+
   withoutComponent(name: string): this {
     const spec = this.#object.spec!;
     spec.components = spec.components!.filter((c) => c.name !== name);

@@ -76,6 +76,11 @@ export class FakeCatalog {
   readonly chunkBytes: number;
   /** When set, every call fails with `ProviderUnavailableError` carrying this reason. */
   unreachable: string | undefined;
+  /**
+   * Awaited before a `remove` that will delete a complete image, e.g. to look at the cluster
+   * at that moment (tests asserting what referenced the image when it went).
+   */
+  beforeRemove: ((name: string, location: string) => Promise<void> | void) | undefined;
   /** Calls by step, and by `step@location`. */
   readonly calls = new Map<string, number>();
   /** Transfers reading right now, and the most at once. */
@@ -287,9 +292,11 @@ export class FakeProvider implements Provider {
   }
 
   async remove(image: ImageSpec, location: string, signal: AbortSignal): Promise<void> {
-    await this.#call(signal, () => {
+    await this.#call(signal, async () => {
       this.#catalog.enter("remove", location);
       const items = this.#catalog.items(location);
+      if (!items.get(image.name)?.complete) return;
+      await this.#catalog.beforeRemove?.(image.name, location);
       if (items.get(image.name)?.complete) items.delete(image.name);
     });
   }
