@@ -2,12 +2,14 @@
  * `deno task bench`: prints figures, never pass/fail. Each figure that can be compared is shown
  * with a baseline measured in the same run.
  *
- * Usage: deno task bench [watch] [release] [image] [proxmox] [http] [vsphere]   (all when none given)
+ * Usage: deno task bench [watch] [release] [image] [proxmox] [http] [vsphere] [vcd]
+ *   (all when none given)
  */
 import { benchHttpUpload } from "./http_upload.ts";
 import { benchImageTransfers } from "./image_transfers.ts";
 import { benchProxmoxSteps } from "./proxmox_steps.ts";
 import { benchReleaseColdStart } from "./release_cold_start.ts";
+import { benchVcdUpload } from "./vcd_upload.ts";
 import { benchWatchPipeline } from "./watch_pipeline.ts";
 import { benchVsphereImport } from "./vsphere_import.ts";
 
@@ -18,6 +20,7 @@ const benches: Record<string, () => Promise<void>> = {
   proxmox: () => benchProxmoxSteps(),
   http: () => benchHttpUpload(),
   vsphere: () => benchVsphereImport(),
+  vcd: () => benchVcdUpload(),
 };
 
 const selected = Deno.args.length ? Deno.args : Object.keys(benches);

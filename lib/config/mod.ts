@@ -27,6 +27,6 @@ export { configFingerprint } from "./fingerprint.ts";
 export { ConfigError, type ConfigIssue, formatConfigIssue } from "./errors.ts";
 export { Secret } from "./secret.ts";
 // The toolkit provider modules write their config schemas with.
-export { Decoder, field, join, type YamlObject } from "./_decode.ts";
+export { Decoder, field, isObject, join, type YamlObject } from "./_decode.ts";
 export { hostPortProblem, httpUrlProblem } from "./address_checks.ts";
 export type { YamlValue } from "./_yaml.ts";

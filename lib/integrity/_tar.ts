@@ -20,6 +20,8 @@ export interface TarEntry {
   size: number;
   /** Type flag: "0" regular file (also "" and "7"), "5" directory, … */
   type: string;
+  /** Where the member's data starts, counted from the first byte pushed into the reader. */
+  dataOffset: number;
 }
 
 /** Receives the archive's members in order. */
@@ -183,6 +185,8 @@ export class TarReader {
       name: this.#pending.name ?? (prefix ? `${prefix}/${base}` : base),
       size,
       type,
+      // `#offset` is still this header's own offset (it advances after this returns).
+      dataOffset: this.#offset + BLOCK,
     };
     this.#pending = {};
     this.#handler.entry(entry);

@@ -185,6 +185,22 @@ export function buildImageName(
   return `flatcar-${channel}-${flatcar}-kube-${stripV(kubernetes)}-tooling-${stripV(tooling)}-gs`;
 }
 
+const IMAGE_NAME = /^flatcar-([a-z]+)-(.+?)-kube-(.+?)-tooling-(.+?)-gs$/;
+
+/**
+ * The component versions an image name carries, the inverse of `buildImageName`; undefined for
+ * names of another shape. Platforms label their templates with these (Proxmox tags, VCD
+ * metadata).
+ */
+export function parseImageName(
+  imageName: string,
+): { channel: string; flatcar: string; kubernetes: string; tooling: string } | undefined {
+  const match = IMAGE_NAME.exec(imageName);
+  if (!match) return undefined;
+  const [, channel, flatcar, kubernetes, tooling] = match;
+  return { channel, flatcar, kubernetes, tooling };
+}
+
 /**
  * The NodeImage object name `<providerId>-<imageName>`.
  * @throws {InvalidObjectNameError} when it is not a DNS-1123 subdomain (≤253 characters,

@@ -9,6 +9,7 @@
  * without the tag is somebody else's: never counted, never touched.
  */
 import { createHash } from "node:crypto";
+import { parseImageName } from "../../lib/release/derive.ts";
 import { PlatformError } from "../types.ts";
 
 /** Tag on a VM while we build it; removed by the final tags write. */
@@ -78,8 +79,6 @@ export function assertVmName(imageName: string): void {
   }
 }
 
-const IMAGE_NAME = /^flatcar-([a-z]+)-(.+?)-kube-(.+?)-tooling-(.+?)-gs$/;
-
 /**
  * Version tags for an image name, as the Go operator wrote them:
  * `flatcar_<v>;kubernetes_<v>;os-tooling_<v>;release-channel_<channel>`. Unlike the Go operator
@@ -88,9 +87,9 @@ const IMAGE_NAME = /^flatcar-([a-z]+)-(.+?)-kube-(.+?)-tooling-(.+?)-gs$/;
  * Names of another shape get no version tags. Proxmox stores tags lower-cased and sorted.
  */
 export function versionTags(imageName: string): string[] {
-  const match = IMAGE_NAME.exec(imageName);
-  if (!match) return [];
-  const [, channel, flatcar, kubernetes, tooling] = match;
+  const versions = parseImageName(imageName);
+  if (!versions) return [];
+  const { channel, flatcar, kubernetes, tooling } = versions;
   return [
     `flatcar_${flatcar}`,
     `kubernetes_${kubernetes}`,

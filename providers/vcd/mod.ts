@@ -1,19 +1,19 @@
 /**
- * The VMware Cloud Director provider module (`capvcd`). This build has no VCD client yet: the
- * section is read and validated as the Go operator's, its location is listed, and building the
- * client fails with a message the registry shows on the location, so users see why nothing is
- * uploaded there; Releases and NodeImages are still managed.
+ * The VMware Cloud Director provider module (`capvcd`): everything the operator needs to know
+ * about the platform, as one value (see `lib/provider_module.ts`). The other exports are the
+ * pieces the tests and the bench drive directly.
  */
 import { parseGoDuration } from "../../lib/duration.ts";
 import { defineProvider } from "../types.ts";
 import {
   parseVcdCredentials,
-  parseVcdLocation,
+  parseVcdLocations,
   parseVcdSection,
   type VcdConfig,
 } from "./config.ts";
+import { createVcdProvider } from "./provider.ts";
 
-/** VMware Cloud Director: OVAs uploaded as vApp templates into a catalog. */
+/** VMware Cloud Director: OVAs streamed into catalogs as vApp templates. */
 export const vcd = defineProvider<VcdConfig>({
   id: "capvcd",
   platform: "VMware Cloud Director",
@@ -30,8 +30,8 @@ export const vcd = defineProvider<VcdConfig>({
     {
       name: "vcd-download-dir",
       kind: "string",
-      usage: "VCD OVA scratch dir (vcd.downloadDir; default /tmp/images)",
-      // The Go operator falls back to the default for "".
+      usage: "Accepted for compatibility and ignored: uploads stream, nothing is written to disk " +
+        "(vcd.downloadDir)",
       apply: (config, value) => value ? { ...config, downloadDir: String(value) } : config,
     },
     {
@@ -48,19 +48,33 @@ export const vcd = defineProvider<VcdConfig>({
   ],
   files: { credentials: "/home/.vcd/credentials", locations: "/home/.vcd/locations" },
   parseSection: parseVcdSection,
+  // A mounted file's top level *is* the subtree the section parser finds under a key.
   withCredentials: (config, root, d) => ({
     ...config,
     credentials: parseVcdCredentials(d.object(root, "") ?? {}, d, ""),
   }),
   withLocations: (config, root, d) => ({
     ...config,
-    location: parseVcdLocation(d.object(root, "") ?? {}, d, ""),
+    locations: parseVcdLocations({ "": root }, "", d, ""),
   }),
-  locationNames: (config) => [config.location.name],
-  create: () => {
-    throw new Error(
-      "no VMware Cloud Director client in this build of the operator (provider capvcd)",
-    );
+  locationNames: (config) => Object.keys(config.locations),
+  create: (config, deps) => {
+    const log = deps.log.with({ provider: "capvcd" });
+    if (config.downloadDir !== undefined) {
+      log.warn(
+        `vcd.downloadDir / --vcd-download-dir (${config.downloadDir}) is ignored: OVAs are ` +
+          `streamed from S3 into VCD and nothing is written to disk`,
+      );
+    }
+    for (const [name, location] of Object.entries(config.locations)) {
+      if (location.org !== undefined && location.org !== config.credentials.org) {
+        log.warn(
+          `VCD location "${name}" names org "${location.org}"; credentials.org ` +
+            `"${config.credentials.org}" is used, as the Go operator did`,
+        );
+      }
+    }
+    return createVcdProvider(config, { logger: deps.log, clock: deps.clock });
   },
 });
 
@@ -76,4 +90,12 @@ function durationProblem(text: string): string | undefined {
   }
 }
 
-export type { VcdConfig, VcdCredentials, VcdLocation } from "./config.ts";
+export { createVcdProvider, VcdProvider, type VcdProviderOptions } from "./provider.ts";
+export { VcdClient, type VcdClientOptions } from "./client.ts";
+export { API_VERSION, type VcdAuth, VcdSession } from "./session.ts";
+export { VcdApiError, VcdAuthError } from "./errors.ts";
+export { VcdTaskError } from "./tasks.ts";
+export { patchHardwareVersion, readOvf } from "./ovf.ts";
+export { versionMetadata } from "./metadata.ts";
+export { TAIL_BYTES } from "./upload.ts";
+export { VCD_DEFAULTS, type VcdConfig, type VcdCredentials, type VcdLocation } from "./config.ts";

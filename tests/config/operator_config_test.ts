@@ -64,11 +64,15 @@ Deno.test("the example values.yaml loads with every provider typed", async () =>
   const capvcd = capvcdOf(config)!;
   assert.equal(capvcd.downloadDir, "/tmp/images");
   assert.equal(capvcd.sessionRefreshThresholdMs, 20 * 3_600_000);
-  assert.deepEqual(capvcd.location, {
-    name: "my-location",
-    vdc: "my-vdc",
-    catalog: "my-catalog",
-    hardwareVersion: 19,
+  // The Go operator's single location object; its `org` is kept only to warn when it differs.
+  assert.deepEqual(capvcd.locations, {
+    "my-location": {
+      vdc: "my-vdc",
+      catalog: "my-catalog",
+      hardwareVersion: 19,
+      storageProfile: "",
+      org: "my-org",
+    },
   });
   assert.equal(capvcd.credentials.org, "my-org");
 

@@ -102,7 +102,7 @@ Deno.test("the Go operator's flags and mounted files give the same config as val
   // Spot checks that the fingerprint compared real values.
   assert.equal(capvOf(fromFlags)!.credentials.password.reveal(), "my-password");
   assert.equal(capvOf(fromFlags)!.locations.location2.imagesuffix, "my-suffix");
-  assert.equal(capvcdOf(fromFlags)!.location.catalog, "my-catalog");
+  assert.equal(capvcdOf(fromFlags)!.locations["my-location"].catalog, "my-catalog");
   assert.equal(capmoxOf(fromFlags)!.locations.location2.importStorage, "local");
   assert.equal(fromFlags.retentionMs, 720 * 3_600_000);
 });

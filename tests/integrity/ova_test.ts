@@ -178,9 +178,12 @@ Deno.test("the tar reader resolves pax and GNU long names", async (t) => {
         data: (c) => chunks.push(c.byteLength),
         entryEnd: () => {},
       }, "test.tar");
-      reader.push(tarArchive([{ name: long, data: encoder.encode("disk") }], options));
+      const archive = tarArchive([{ name: long, data: encoder.encode("disk") }], options);
+      reader.push(archive);
       reader.end();
-      assert.deepEqual(entries, [{ name: long, size: 4, type: "0" }]);
+      // The long-name record and its body come first; the member's own header follows.
+      assert.deepEqual(entries, [{ name: long, size: 4, type: "0", dataOffset: 1536 }]);
+      assert.equal(new TextDecoder().decode(archive.subarray(1536, 1540)), "disk");
       assert.deepEqual(chunks, [4]);
     });
   }
