@@ -68,7 +68,7 @@ export async function runImageController(
   cluster: TestCluster,
   options: RunImageOptions,
 ): Promise<ImageRun> {
-  const inner = cluster.server.transport();
+  const inner = cluster.api.operatorTransport();
   const transport = new RecordingTransport(inner);
   const registry = createRegistry();
   const log = options.log ?? silentLogger;
