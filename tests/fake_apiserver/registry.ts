@@ -184,10 +184,11 @@ export class Registry {
     }
     const rv = candidate.metadata.resourceVersion;
     if (!rv && !def.builtin) {
-      throw invalid(def.kind, def.group, t.name!, [{
+      // kube-apiserver names the resource here (widgets.example.com), not the kind.
+      throw invalid(def.plural, def.group, t.name!, [{
         type: "FieldValueInvalid",
         field: "metadata.resourceVersion",
-        display: "0x0",
+        display: "0",
         detail: "must be specified for an update",
       }]);
     }
@@ -503,6 +504,13 @@ export class Registry {
     const finished = old.deletionTimestamp && !(m.finalizers?.length) &&
       !(def.storageKey === NAMESPACES &&
         (next.spec as { finalizers?: string[] })?.finalizers?.length);
+    if (finished && !options.dryRun) {
+      // As kube-apiserver: the key is deleted without writing the update first, so the DELETED
+      // event shows the object as last stored (finalizers included); the reply shows the update.
+      const gone = this.#commit("DELETED", def, clone(existing), existing, options);
+      next.metadata.resourceVersion = gone.metadata.resourceVersion;
+      return { code: 200, body: encode(def, t.version.name, next), warnings };
+    }
     const saved = this.#commit(finished ? "DELETED" : "MODIFIED", def, next, existing, options);
     return { code: 200, body: encode(def, t.version.name, saved), warnings };
   }

@@ -21,6 +21,7 @@ import {
   SERVER_VERSION,
 } from "./discovery.ts";
 import { Faults, type RequestInfo } from "./faults.ts";
+import { validateListOptions } from "./list_options.ts";
 import { listBody, Lister } from "./list.ts";
 import { V2_PROTOBUF_ACCEPT, V2_PROTOBUF_TYPE, v2Empty, v3Document, v3Root } from "./openapi.ts";
 import {
@@ -305,6 +306,7 @@ export class ApiHandler {
       }
       case "list":
       case "watch": {
+        validateListOptions(q, verb === "watch");
         const labels = parseLabelSelector(q.get("labelSelector"));
         const fields = parseFieldSelector(q.get("fieldSelector"), def.extraFieldLabels);
         if (verb === "watch") return this.#watch(request, q, target, labels, fields);
@@ -457,7 +459,9 @@ export class ApiHandler {
       fields,
       resourceVersion: q.get("resourceVersion") ?? undefined,
       allowBookmarks: q.get("allowWatchBookmarks") === "true",
-      sendInitialEvents: q.get("sendInitialEvents") === "true",
+      sendInitialEvents: q.has("sendInitialEvents")
+        ? q.get("sendInitialEvents") === "true"
+        : undefined,
       timeoutSeconds: timeout !== null && /^\d+$/.test(timeout) ? Number(timeout) : undefined,
       render: rep.as === "Table"
         ? (object, first) =>

@@ -28,6 +28,7 @@ export interface WatchRequest {
   fields: FieldSelector;
   resourceVersion?: string;
   allowBookmarks: boolean;
+  /** Undefined when the client did not send the parameter. */
   sendInitialEvents?: boolean;
   timeoutSeconds?: number;
   /** Shapes each event's object (Table rows, metadata only); identity when absent. */
@@ -124,7 +125,10 @@ export class WatchHub {
           const type = translate(event, request);
           if (type) sendObject(type, event.object);
         };
-        if (rvText === "" || rvText === "0") {
+        // sendInitialEvents=true: the current state first, whatever resourceVersion says
+        // (NotOlderThan); =false: from that resourceVersion on, or from now.
+        const initialEvents = request.sendInitialEvents ?? (rvText === "" || rvText === "0");
+        if (initialEvents) {
           const current = store.list(
             request.def.storageKey,
             request.def.namespaced ? request.namespace : undefined,
@@ -135,7 +139,7 @@ export class WatchHub {
           if (request.sendInitialEvents && request.allowBookmarks) {
             bookmark({ "k8s.io/initial-events-end": "true" });
           }
-        } else {
+        } else if (rvText !== "" && rvText !== "0") {
           const history = store.eventsSince(Number(rvText));
           if (!history) {
             const status = expired(

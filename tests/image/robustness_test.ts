@@ -57,6 +57,7 @@ async function withSetup(server: S3rver, fn: (setup: Setup) => Promise<void>): P
 }
 
 const suite = await s3Suite("the image controller stays robust, with s3rver as the source");
+const fakeServer = suite.fakeServer;
 
 function imageWhere(
   cluster: TestCluster,
@@ -491,7 +492,8 @@ suite.test("deleting an image whose provider is no longer configured warns what 
     await run.stop();
   }));
 
-suite.test("Conflicts injected on status writes still converge, and a Release added meanwhile is kept", (server) =>
+// Fake API server only: it injects Conflicts.
+fakeServer.test("Conflicts injected on status writes still converge, and a Release added meanwhile is kept", (server) =>
   withSetup(server, async ({ cluster, bucket, resolver, clock, catalog }) => {
     await bucket.putImage("capv", specName(NAME), imageBytes("ova", 4096));
     const run = await runImageController(cluster, { catalogs: [catalog], resolver });

@@ -52,7 +52,8 @@ export class RealApiServer {
   readonly dir: string;
   readonly #pki: ApiServerPki;
   readonly #etcd: ServerProcess;
-  readonly #apiserver: ServerProcess;
+  #apiserver: ServerProcess;
+  readonly #apiserverCommand: { bin: string; args: string[] };
   readonly #http: Deno.HttpClient;
   readonly #removeDir: boolean;
   #closed?: Promise<void>;
@@ -65,6 +66,7 @@ export class RealApiServer {
       pki: ApiServerPki;
       etcd: ServerProcess;
       apiserver: ServerProcess;
+      apiserverCommand: { bin: string; args: string[] };
       removeDir: boolean;
     },
   ) {
@@ -74,6 +76,7 @@ export class RealApiServer {
     this.#pki = init.pki;
     this.#etcd = init.etcd;
     this.#apiserver = init.apiserver;
+    this.#apiserverCommand = init.apiserverCommand;
     this.#removeDir = init.removeDir;
     this.#http = Deno.createHttpClient({
       caCerts: [init.pki.caCert],
@@ -108,7 +111,7 @@ export class RealApiServer {
 
     const port = freePort();
     const url = `https://127.0.0.1:${port}`;
-    const apiserver = ServerProcess.spawn("kube-apiserver", binaries.kubeApiserver, [
+    const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
       "--bind-address=127.0.0.1",
       "--advertise-address=127.0.0.1",
@@ -123,7 +126,13 @@ export class RealApiServer {
       `--service-account-signing-key-file=${pki.serviceAccountKeyPath}`,
       "--service-cluster-ip-range=10.0.0.0/24",
       "--allow-privileged=true",
-    ], `${dir}/kube-apiserver.log`);
+    ];
+    const apiserver = ServerProcess.spawn(
+      "kube-apiserver",
+      binaries.kubeApiserver,
+      apiserverArgs,
+      `${dir}/kube-apiserver.log`,
+    );
 
     const server = new RealApiServer({
       url,
@@ -132,6 +141,7 @@ export class RealApiServer {
       pki,
       etcd,
       apiserver,
+      apiserverCommand: { bin: binaries.kubeApiserver, args: apiserverArgs },
       removeDir: options.dir === undefined,
     });
     try {
@@ -251,13 +261,36 @@ export class RealApiServer {
   }
 
   /**
-   * Compacts etcd's history up to its current revision, as the API server's own compactor does
-   * every five minutes: older resourceVersions can no longer be read from etcd.
+   * Compacts etcd's history up to its current revision the way the API server's own compactor
+   * does every five minutes: the revision is recorded under `compact_rev_key` (the API server
+   * watches that key and, within about 15 s, drops its list snapshots older than it), then etcd
+   * compacts. Older resourceVersions can then no longer be listed exactly or continued. Watches
+   * are served from the watch cache's window, which compaction does not shorten: `restart()`
+   * starts a fresh window.
    */
   async compact(): Promise<number> {
     const revision = await this.etcdRevision();
+    await this.#etcdCall("/v3/kv/put", {
+      key: btoa("compact_rev_key"),
+      value: btoa(String(revision)),
+    });
     await this.#etcdCall("/v3/kv/compaction", { revision: String(revision), physical: true });
     return revision;
+  }
+
+  /**
+   * Stops kube-apiserver and starts it again on the same port with the same state (etcd keeps
+   * running). Its watch caches start over at the current resourceVersion, as after a rollout.
+   */
+  async restart(): Promise<void> {
+    await this.#apiserver.stop();
+    this.#apiserver = ServerProcess.spawn(
+      "kube-apiserver",
+      this.#apiserverCommand.bin,
+      this.#apiserverCommand.args,
+      `${this.dir}/kube-apiserver.log`,
+    );
+    await this.#waitUntilReady();
   }
 
   /** Stops kube-apiserver, then etcd; removes the temp dir. Safe to call twice. */

@@ -65,7 +65,14 @@ export interface TestApiServer {
   ): Promise<void>;
   /** One admin request; the body is read and parsed when it is JSON. */
   request(method: string, path: string, init?: RequestInit): Promise<Reply>;
-  /** Forgets history: fake → its compaction; real → etcd compaction at the current revision. */
+  /** One admin request whose body the caller reads (watch streams). */
+  fetch(path: string, init?: globalThis.RequestInit): Promise<Response>;
+  /**
+   * Forgets the history before the current resourceVersion, for lists and watches alike. Fake:
+   * `faults.compact()`. Real: etcd compaction as the API server's compactor does it, then an
+   * API server restart, since watches are served from the watch cache's window, which
+   * compaction alone does not move (see the top of tests/fake_apiserver/store.ts).
+   */
   compact(): Promise<void>;
   /** Done with it: the fake stops; the shared real server is cleaned for the next test. */
   release(): Promise<void>;
@@ -143,7 +150,7 @@ export async function acquireServer(
 ): Promise<TestApiServer> {
   if (activeServerKind() === "fake") {
     const crds = options.crds ?? await loadCrdDir(CRD_DIR);
-    return fakeServer(await FakeApiServer.start({ crds: [...crds, ...options.extraCrds ?? []] }));
+    return wrapFake(await FakeApiServer.start({ crds: [...crds, ...options.extraCrds ?? []] }));
   }
   if (options.crds) {
     throw new Error("Replacing crds/ is for the fake API server only: mark the test fakeOnly");
@@ -153,7 +160,7 @@ export async function acquireServer(
   return shared;
 }
 
-function fakeServer(fake: FakeApiServer): TestApiServer {
+function wrapFake(fake: FakeApiServer): TestApiServer {
   return {
     kind: "fake",
     url: fake.url,
@@ -163,23 +170,8 @@ function fakeServer(fake: FakeApiServer): TestApiServer {
     kubeconfigYaml: (options) => fake.kubeconfigYaml({ namespace: options?.namespace }),
     writeKubeconfig: (path, options) =>
       fake.writeKubeconfig(path, { namespace: options?.namespace }),
-    request: async (method, path, init = {}) => {
-      const headers: Record<string, string> = { accept: "application/json", ...init.headers };
-      let body: string | undefined;
-      if (init.body !== undefined) {
-        body = typeof init.body === "string" ? init.body : JSON.stringify(init.body);
-        headers["content-type"] ??= "application/json";
-      }
-      const response = await fetch(`${fake.url}${path}`, { method, headers, body });
-      const text = await response.text();
-      let parsed: Json = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // plain text (health endpoints)
-      }
-      return { status: response.status, body: parsed, headers: response.headers };
-    },
+    request: (method, path, init) => jsonRequest(fake.url, undefined, method, path, init),
+    fetch: (path, init) => fetch(`${fake.url}${path}`, init),
     compact: () => Promise.resolve(fake.faults.compact()),
     release: () => fake.close(),
   };
@@ -223,10 +215,38 @@ function realTestServer(real: RealApiServer, operator: OperatorIdentity): TestAp
       if (!options?.operator) return await real.writeKubeconfig(path, options);
       await Deno.writeTextFile(path, operatorKubeconfig(options.namespace));
     },
-    request: (method, path, init) => real.request(method, path, init),
-    compact: async () => void await real.compact(),
+    request: (method, path, init) => jsonRequest(real.url, real.httpClient, method, path, init),
+    fetch: (path, init) => fetch(`${real.url}${path}`, { ...init, client: real.httpClient }),
+    compact: async () => {
+      await real.compact();
+      await real.restart();
+    },
     release: () => cleanRealServer(real),
   };
+}
+
+async function jsonRequest(
+  base: string,
+  client: Deno.HttpClient | undefined,
+  method: string,
+  path: string,
+  init: RequestInit = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = { accept: "application/json", ...init.headers };
+  let body: string | undefined;
+  if (init.body !== undefined) {
+    body = typeof init.body === "string" ? init.body : JSON.stringify(init.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const response = await fetch(`${base}${path}`, { method, headers, body, client });
+  const text = await response.text();
+  let parsed: Json = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // plain text (health endpoints)
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
 }
 
 /** What tests create, cleaned between tests: collection paths. */
@@ -272,3 +292,17 @@ async function cleanRealServer(real: RealApiServer): Promise<void> {
     }
   }
 }
+
+/**
+ * Spelled like `Deno.test` so that converting a test file changes one word per test (and
+ * `deno fmt` lays it out the same): `servers.test(name, fn)` registers `[fake]` and `[real]`;
+ * `fakeServer.test(name, fn)` only `[fake]` (say why in a comment: usually fault injection).
+ */
+export const servers = {
+  test: (name: string, fn: (t: Deno.TestContext) => Promise<void>) => serverTest(name, fn),
+};
+
+export const fakeServer = {
+  test: (name: string, fn: (t: Deno.TestContext) => Promise<void>) =>
+    serverTest(name, fn, { fakeOnly: "fake only" }),
+};
