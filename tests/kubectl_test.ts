@@ -82,6 +82,7 @@ async function kubectlScenario(t: Deno.TestContext): Promise<void> {
         const stored = (await call("GET", "/api/v1/namespaces/kubectl-made")).body;
         assert.equal(stored.status.phase, "Active");
         assert.deepEqual(stored.spec.finalizers, ["kubernetes"]);
+        assert.equal(stored.metadata.labels["kubernetes.io/metadata.name"], "kubectl-made");
         await assert.rejects(run("create", "namespace", "kubectl-made"), /AlreadyExists/);
       });
 

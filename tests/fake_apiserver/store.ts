@@ -7,6 +7,12 @@
  * synchronously in commit order, so a watch that replays history and then subscribes in the same
  * tick can neither miss nor repeat an event.
  * Deviations: resourceVersions start at 1 on every new server; real clusters start high.
+ * `compact()` forgets the history for watches and paginated lists at once. On kube-apiserver
+ * (checked in tests/api_fidelity_test.ts) etcd compaction expires continue tokens and exact
+ * lists only once the server notices it (it polls, within about 15 s), and watches keep being
+ * served from the watch cache's window, which moves on by eviction or a server restart; the
+ * fidelity suite's real `compact()` therefore compacts and restarts. `historyLimit` stands in for
+ * that window (the real one is sized adaptively).
  */
 import type { KubeObject } from "../../lib/kube/resource.ts";
 
