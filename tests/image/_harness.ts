@@ -124,6 +124,7 @@ export async function runImageController(
     await providers.close();
     inner.close();
   };
+  cluster.onClose(stop);
   return {
     image,
     registry: providers,

@@ -116,6 +116,7 @@ export class TestCluster {
   readonly nodeImages: ResourceClient<NodeImage>;
   readonly #events: ResourceClient<KubeEvent>;
   readonly #runs = new Set<RunningControllers>();
+  readonly #onClose: (() => Promise<void>)[] = [];
 
   private constructor(api: TestApiServer) {
     this.api = api;
@@ -232,8 +233,17 @@ export class TestCluster {
     throw new Error(`Timed out waiting for ${description}`, { cause: last });
   }
 
+  /**
+   * Runs `stop` when the cluster closes (other controllers a test started), so a test that fails
+   * half-way leaves nothing running against a server the next test shares.
+   */
+  onClose(stop: () => Promise<void>): void {
+    this.#onClose.push(stop);
+  }
+
   /** Stops every run still going and the server. */
   async close(): Promise<void> {
+    for (const stop of this.#onClose.splice(0)) await stop();
     for (const run of [...this.#runs]) await run.stop();
     this.transport.close();
     await this.api.release();
