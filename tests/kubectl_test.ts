@@ -1,11 +1,13 @@
 /**
- * The real `kubectl` (the one on PATH) against the fake API server, with a test CRD: get with
- * printer columns and short name, apply (create, then change), merge and JSON patches, delete,
- * and `get -w` seeing a change live. Ignored, saying why, when no working kubectl is on PATH
- * (CI installs Debian's `kubernetes-client`).
+ * The real `kubectl` (the one on PATH) against the fake and the real API server, with a test
+ * CRD: `create namespace` (sent as protobuf), get with printer columns and short name, apply
+ * (create, then change), merge and JSON patches, delete, and `get -w` seeing a change live.
+ * Ignored, saying why, when no working kubectl is on PATH (CI installs Debian's
+ * `kubernetes-client`).
  */
 import assert from "node:assert/strict";
-import { call, startServer, WIDGET_CRD, WIDGETS } from "./fake_apiserver/_testing.ts";
+import { WIDGET_CRD, WIDGETS } from "./fake_apiserver/_testing.ts";
+import { acquireServer, serverTestDefinition } from "./support/api_servers.ts";
 
 function kubectlVersion(): string | undefined {
   try {
@@ -50,11 +52,20 @@ spec:
   size: ${size}
 `;
 
-Deno.test({
-  name: "kubectl gets, applies, patches, watches and deletes custom resources on the fake",
-  ignore: !version,
-  async fn(t) {
-    await using server = await startServer({ crds: [WIDGET_CRD] });
+for (const kind of ["fake", "real"] as const) {
+  const definition = serverTestDefinition(
+    kind,
+    "kubectl creates a namespace, and gets, applies, patches, watches and deletes custom resources",
+    kubectlScenario,
+  );
+  Deno.test({ ...definition, ignore: definition.ignore || !version });
+}
+
+async function kubectlScenario(t: Deno.TestContext): Promise<void> {
+  const server = await acquireServer({ extraCrds: [WIDGET_CRD] });
+  const call = async (method: string, path: string, body?: unknown, headers = {}) =>
+    await server.request(method, path, { body, headers });
+  {
     const dir = await Deno.makeTempDir({ prefix: "kubectl-test-" });
     try {
       const kubeconfig = `${dir}/kubeconfig`;
@@ -62,6 +73,18 @@ Deno.test({
       const env = { KUBECONFIG: kubeconfig, HOME: dir };
       const run = (...args: string[]) => kubectl(env, `--cache-dir=${dir}/cache`, ...args);
       const manifest = `${dir}/widget.yaml`;
+
+      await t.step("create namespace (a protobuf body) creates an Active namespace", async () => {
+        assert.match(
+          await run("create", "namespace", "kubectl-made"),
+          /namespace\/kubectl-made created/,
+        );
+        const stored = (await call("GET", "/api/v1/namespaces/kubectl-made")).body;
+        assert.equal(stored.status.phase, "Active");
+        assert.deepEqual(stored.spec.finalizers, ["kubernetes"]);
+        assert.equal(stored.metadata.labels["kubernetes.io/metadata.name"], "kubectl-made");
+        await assert.rejects(run("create", "namespace", "kubectl-made"), /AlreadyExists/);
+      });
 
       await t.step("apply -f creates the object", async () => {
         await Deno.writeTextFile(manifest, WIDGET_YAML(3));
@@ -79,14 +102,14 @@ Deno.test({
       await t.step("apply -f of a changed manifest updates the object", async () => {
         await Deno.writeTextFile(manifest, WIDGET_YAML(5));
         assert.match(await run("apply", "-f", manifest), /widget\.example\.com\/w1 configured/);
-        const stored = (await call(server, "GET", `${WIDGETS}/w1`)).body;
+        const stored = (await call("GET", `${WIDGETS}/w1`)).body;
         assert.equal(stored.spec.size, 5);
         assert.equal(stored.metadata.generation, 2);
       });
 
       await t.step("patch --type=merge", async () => {
         await run("patch", "wd", "w1", "--type=merge", "-p", '{"spec":{"color":"blue"}}');
-        assert.equal((await call(server, "GET", `${WIDGETS}/w1`)).body.spec.color, "blue");
+        assert.equal((await call("GET", `${WIDGETS}/w1`)).body.spec.color, "blue");
       });
 
       await t.step("patch --type=json", async () => {
@@ -98,7 +121,7 @@ Deno.test({
           "-p",
           '[{"op":"test","path":"/spec/size","value":5},{"op":"replace","path":"/spec/size","value":7}]',
         );
-        assert.equal((await call(server, "GET", `${WIDGETS}/w1`)).body.spec.size, 7);
+        assert.equal((await call("GET", `${WIDGETS}/w1`)).body.spec.size, 7);
       });
 
       await t.step("get -w prints a change as it happens", async () => {
@@ -119,8 +142,9 @@ Deno.test({
         };
         try {
           await waitFor(/^w1\s+7\s+/m);
-          while (server.openWatches === 0) await new Promise((r) => setTimeout(r, 5));
-          await call(server, "PATCH", `${WIDGETS}/w1`, { spec: { size: 11 } }, {
+          // kubectl watches from its list's resourceVersion: this change reaches it however
+          // late its watch request arrives.
+          await call("PATCH", `${WIDGETS}/w1`, { spec: { size: 11 } }, {
             "content-type": "application/merge-patch+json",
           });
           await waitFor(/^w1\s+11\s+/m);
@@ -133,11 +157,12 @@ Deno.test({
 
       await t.step("delete removes the object", async () => {
         assert.match(await run("delete", "wd", "w1"), /widget\.example\.com "w1" deleted/);
-        assert.equal((await call(server, "GET", `${WIDGETS}/w1`)).status, 404);
+        assert.equal((await call("GET", `${WIDGETS}/w1`)).status, 404);
         assert.match(await run("get", "wd", "-o", "name"), /^$/);
       });
     } finally {
       await Deno.remove(dir, { recursive: true });
+      await server.release();
     }
-  },
-});
+  }
+}

@@ -1,7 +1,10 @@
 /**
  * List with selectors and pagination. Like etcd, every page of one paginated list shows the same
- * snapshot (the first page's resourceVersion); a continue token whose snapshot is older than the
- * compacted history answers 410 Expired.
+ * snapshot (the first page's resourceVersion), and a continue token is a position (the next
+ * object's key) in it: the selectors and namespace of the request carrying the token apply, as
+ * they do on a real server. A continue token whose snapshot is older than the compacted history
+ * answers 410 Expired. Lists of custom resources carry `continue: ""` on the last page, as
+ * kube-apiserver's unstructured lists do (built-in lists leave it out).
  *
  * Deviations: snapshots are kept in memory (at most 64 paginated lists in flight, oldest dropped
  * → 410); `resourceVersionMatch` is ignored (every list is served from the latest state, which
@@ -12,7 +15,7 @@ import { apiVersionFor, encode } from "./codec.ts";
 import type { ResourceDef, VersionDef } from "./resources.ts";
 import type { FieldSelector, LabelSelector } from "./selectors.ts";
 import { ApiFailure, badRequest, tooLargeResourceVersion } from "./status.ts";
-import type { ObjectStore } from "./store.ts";
+import { type ObjectStore, storageName } from "./store.ts";
 
 export interface ListRequest {
   def: ResourceDef;
@@ -32,6 +35,7 @@ export interface ListPage {
 
 interface Snapshot {
   rv: number;
+  /** Every object of the resource at `rv`, in key order, unfiltered. */
   items: KubeObject[];
 }
 
@@ -55,18 +59,17 @@ export class Lister {
 
   list(request: ListRequest): ListPage {
     const { def } = request;
-    let items: KubeObject[];
-    let rv: number;
-    let start = 0;
+    let snapshot: Snapshot;
+    let startKey = "";
     let snapshotId: string;
     if (request.continueToken) {
       const token = decodeToken(request.continueToken);
-      const snapshot = this.#snapshots.get(token.id);
-      if (!snapshot || token.rv < this.#store.compactedThrough) {
+      const kept = this.#snapshots.get(token.id);
+      if (!kept || token.rv < this.#store.compactedThrough) {
         throw new ApiFailure({ message: TOO_OLD_CONTINUE, reason: "Expired", code: 410 });
       }
-      ({ items, rv } = snapshot);
-      start = token.start;
+      snapshot = kept;
+      startKey = token.start;
       snapshotId = token.id;
     } else {
       const requested = request.resourceVersion ? Number(request.resourceVersion) : 0;
@@ -76,29 +79,37 @@ export class Lister {
       if (requested > this.#store.resourceVersion) {
         throw tooLargeResourceVersion(requested, this.#store.resourceVersion);
       }
-      rv = this.#store.resourceVersion;
-      items = this.#store.list(def.storageKey, def.namespaced ? request.namespace : undefined)
-        .filter((o) => request.labels.matches(o.metadata.labels) && request.fields.matches(o));
+      snapshot = {
+        rv: this.#store.resourceVersion,
+        items: this.#store.list(def.storageKey),
+      };
       snapshotId = crypto.randomUUID();
     }
+    const items = snapshot.items.filter((o) =>
+      (!def.namespaced || request.namespace === undefined ||
+        o.metadata.namespace === request.namespace) &&
+      objectKey(o) >= startKey &&
+      request.labels.matches(o.metadata.labels) && request.fields.matches(o)
+    );
     const limit = request.limit && request.limit > 0 ? request.limit : Infinity;
-    const page = items.slice(start, start + limit);
-    const next = start + page.length;
-    const metadata: ListPage["metadata"] = { resourceVersion: String(rv) };
-    if (next < items.length) {
+    const page = items.slice(0, limit);
+    const metadata: ListPage["metadata"] = { resourceVersion: String(snapshot.rv) };
+    if (page.length < items.length) {
       if (!this.#snapshots.has(snapshotId)) {
-        this.#snapshots.set(snapshotId, { rv, items });
+        this.#snapshots.set(snapshotId, snapshot);
         if (this.#snapshots.size > MAX_SNAPSHOTS) {
           this.#snapshots.delete(this.#snapshots.keys().next().value!);
         }
       }
-      metadata.continue = encodeToken({ id: snapshotId, rv, start: next });
+      const next = objectKey(items[page.length]);
+      metadata.continue = encodeToken({ id: snapshotId, rv: snapshot.rv, start: next });
       // The real server reports remainingItemCount only for unfiltered lists.
       if (request.labels.empty && request.fields.empty) {
-        metadata.remainingItemCount = items.length - next;
+        metadata.remainingItemCount = items.length - page.length;
       }
     } else {
       this.#snapshots.delete(snapshotId);
+      if (!def.builtin) metadata.continue = "";
     }
     return {
       metadata,
@@ -114,6 +125,11 @@ export class Lister {
   }
 }
 
+/** The object's position in its resource, as etcd orders keys: `namespace/name`. */
+function objectKey(object: KubeObject): string {
+  return storageName(object.metadata.namespace, object.metadata.name!);
+}
+
 /** The list envelope: `<Kind>List`. */
 export function listBody(def: ResourceDef, version: VersionDef, page: ListPage) {
   return {
@@ -127,7 +143,8 @@ export function listBody(def: ResourceDef, version: VersionDef, page: ListPage) 
 interface Token {
   id: string;
   rv: number;
-  start: number;
+  /** Key of the first object of the next page. */
+  start: string;
 }
 
 function encodeToken(token: Token): string {
@@ -137,7 +154,7 @@ function encodeToken(token: Token): string {
 function decodeToken(raw: string): Token {
   try {
     const t = JSON.parse(atob(raw));
-    if (typeof t.id === "string" && typeof t.rv === "number" && typeof t.start === "number") {
+    if (typeof t.id === "string" && typeof t.rv === "number" && typeof t.start === "string") {
       return t;
     }
   } catch {

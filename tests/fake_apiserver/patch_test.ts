@@ -112,7 +112,8 @@ Deno.test("strategic merge patch works on built-in types", async () => {
     metadata: { labels: { a: "b" }, finalizers: ["x/y"] },
   }, { "content-type": "application/strategic-merge-patch+json" });
   assert.equal(reply.status, 200);
-  assert.deepEqual(reply.body.metadata.labels, { a: "b" });
+  // kube-apiserver labels every namespace with its name.
+  assert.deepEqual(reply.body.metadata.labels, { "kubernetes.io/metadata.name": "team", a: "b" });
   assert.deepEqual(reply.body.metadata.finalizers, ["x/y"]);
 });
 

@@ -13,12 +13,16 @@
  * - delete: finalizers → deletionTimestamp + deletionGracePeriodSeconds 0 (+ generation bump),
  *   removal once the last finalizer goes; repeat deletes are no-ops; uid/resourceVersion
  *   preconditions → 409; no new finalizers while deleting (422).
- * Deviations: no managedFields (dropped from requests); no garbage collector, so ownerReferences
+ * Deviations: no managedFields (dropped from requests; kube-apiserver records them on every
+ * write); a refused new finalizer is one cause (kube-apiserver 1.36 lists the same cause twice);
+ * no garbage collector, so ownerReferences
  * and propagationPolicy have no effect; deleting a namespace deletes its content at once (objects
  * with finalizers wait for them) and the namespace goes when it is empty — the namespace
  * controller's work done synchronously; server-side apply is not implemented (415).
  */
 import type { KubeObject } from "../../lib/kube/resource.ts";
+
+const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
 import { validateBuiltinCreate, validateBuiltinUpdate } from "./builtin_validation.ts";
 import type { Catalog } from "./catalog.ts";
 import { decode, encode, timestamp } from "./codec.ts";
@@ -160,6 +164,8 @@ export class Registry {
     if (def.storageKey === NAMESPACES) {
       object.spec = { finalizers: ["kubernetes"], ...(object.spec as object ?? {}) };
       object.status = { phase: "Active" };
+      // As kube-apiserver (since 1.22): every namespace carries its name as a label.
+      meta.labels = { ...meta.labels, [NAMESPACE_NAME_LABEL]: meta.name! };
     }
     const warnings = this.#admit(t, object, options);
     if (def.storageKey === CRDS) this.#prepareCrd(object, now);
@@ -184,10 +190,11 @@ export class Registry {
     }
     const rv = candidate.metadata.resourceVersion;
     if (!rv && !def.builtin) {
-      throw invalid(def.kind, def.group, t.name!, [{
+      // kube-apiserver names the resource here (widgets.example.com), not the kind.
+      throw invalid(def.plural, def.group, t.name!, [{
         type: "FieldValueInvalid",
         field: "metadata.resourceVersion",
-        display: "0x0",
+        display: "0",
         detail: "must be specified for an update",
       }]);
     }
@@ -454,6 +461,9 @@ export class Registry {
     }
     delete m.managedFields;
     delete (m as Record<string, unknown>).selfLink;
+    if (def.storageKey === NAMESPACES) {
+      m.labels = { ...m.labels, [NAMESPACE_NAME_LABEL]: old.name! };
+    }
     const errors: FieldError[] = [];
     if (m.uid !== old.uid) {
       errors.push({
@@ -503,6 +513,13 @@ export class Registry {
     const finished = old.deletionTimestamp && !(m.finalizers?.length) &&
       !(def.storageKey === NAMESPACES &&
         (next.spec as { finalizers?: string[] })?.finalizers?.length);
+    if (finished && !options.dryRun) {
+      // As kube-apiserver: the key is deleted without writing the update first, so the DELETED
+      // event shows the object as last stored (finalizers included); the reply shows the update.
+      const gone = this.#commit("DELETED", def, clone(existing), existing, options);
+      next.metadata.resourceVersion = gone.metadata.resourceVersion;
+      return { code: 200, body: encode(def, t.version.name, next), warnings };
+    }
     const saved = this.#commit(finished ? "DELETED" : "MODIFIED", def, next, existing, options);
     return { code: 200, body: encode(def, t.version.name, saved), warnings };
   }

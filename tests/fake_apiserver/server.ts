@@ -6,7 +6,10 @@
  * health endpoints never need the bearer token; `gracePeriodSeconds` and `propagationPolicy`
  * are accepted and ignored.
  */
+import { parse as parseYaml } from "yaml";
 import type { KubeObject } from "../../lib/kube/resource.ts";
+import { apiVersionFor } from "./codec.ts";
+import { decodeProtobuf, PROTOBUF, protobufDecodable } from "./protobuf.ts";
 import { unsupportedMediaType } from "./status.ts";
 import { Catalog, type ServedType } from "./catalog.ts";
 import {
@@ -18,6 +21,7 @@ import {
   SERVER_VERSION,
 } from "./discovery.ts";
 import { Faults, type RequestInfo } from "./faults.ts";
+import { validateListOptions } from "./list_options.ts";
 import { listBody, Lister } from "./list.ts";
 import { V2_PROTOBUF_ACCEPT, V2_PROTOBUF_TYPE, v2Empty, v3Document, v3Root } from "./openapi.ts";
 import {
@@ -308,6 +312,7 @@ export class ApiHandler {
       }
       case "list":
       case "watch": {
+        validateListOptions(q, verb === "watch");
         const labels = parseLabelSelector(q.get("labelSelector"));
         const fields = parseFieldSelector(q.get("fieldSelector"), def.extraFieldLabels);
         if (verb === "watch") return this.#watch(request, q, target, labels, fields);
@@ -327,13 +332,15 @@ export class ApiHandler {
       case "create":
         if (named) throw methodNotAllowed();
         return this.#written(
-          this.registry.create(target, await this.#body(request), writeOptions),
+          this.registry.create(target, await this.#body(request, route.served), writeOptions),
         );
       case "update":
-        return this.#written(this.registry.update(target, await this.#body(request), writeOptions));
+        return this.#written(
+          this.registry.update(target, await this.#body(request, route.served), writeOptions),
+        );
       case "patch": {
         const type = request.headers.get("content-type") ?? "";
-        const body = type.startsWith(APPLY_PATCH) ? undefined : await this.#body(request, true);
+        const body = type.startsWith(APPLY_PATCH) ? undefined : parseJson(await request.text());
         return this.#written(this.registry.patch(target, type, body, writeOptions));
       }
       case "delete": {
@@ -366,17 +373,27 @@ export class ApiHandler {
   }
 
   /**
-   * Decodes a request body (a patch's type is checked by the patch code). This fake speaks JSON only; a protobuf or CBOR body gets the
-   * 415 a real server gives for a type it cannot decode, so clients fall back to JSON rather
-   * than the fake misreading the bytes.
+   * Decodes a create/update body (a patch's type is checked by the patch code). JSON and YAML
+   * as on every type; protobuf for the built-in types kubectl and client-go send it for
+   * (protobuf.ts); anything else gets the 415 a real server gives, naming what it accepts.
    */
-  async #body(request: Request, patch = false): Promise<unknown> {
+  async #body(request: Request, served?: ServedType): Promise<unknown> {
     const type = (request.headers.get("content-type") ?? "application/json").split(";")[0].trim();
-    if (!patch && type !== "application/json" && type !== "*/*") {
-      await request.body?.cancel();
-      throw unsupportedMediaType(type, ["application/json", "application/yaml"]);
+    if (type === "application/json" || type === "*/*") return parseJson(await request.text());
+    if (type === "application/yaml") return parseYamlBody(await request.text());
+    const apiVersion = served ? apiVersionFor(served.def, served.version.name) : "";
+    const protobuf = served !== undefined && protobufDecodable(apiVersion, served.def.kind);
+    if (type === PROTOBUF && protobuf) {
+      return decodeProtobuf(new Uint8Array(await request.arrayBuffer()), {
+        apiVersion,
+        kind: served.def.kind,
+      });
     }
-    return parseJson(await request.text());
+    await request.body?.cancel();
+    throw unsupportedMediaType(
+      type,
+      ["application/json", "application/yaml", ...protobuf ? [PROTOBUF] : []],
+    );
   }
 
   #written(result: WriteResult): Response {
@@ -448,7 +465,9 @@ export class ApiHandler {
       fields,
       resourceVersion: q.get("resourceVersion") ?? undefined,
       allowBookmarks: q.get("allowWatchBookmarks") === "true",
-      sendInitialEvents: q.get("sendInitialEvents") === "true",
+      sendInitialEvents: q.has("sendInitialEvents")
+        ? q.get("sendInitialEvents") === "true"
+        : undefined,
       timeoutSeconds: timeout !== null && /^\d+$/.test(timeout) ? Number(timeout) : undefined,
       render: rep.as === "Table"
         ? (object, first) =>
@@ -465,6 +484,14 @@ export class ApiHandler {
     return new Response(stream, {
       headers: { ...JSON_HEADERS, "cache-control": "no-cache, private" },
     });
+  }
+}
+
+function parseYamlBody(text: string): unknown {
+  try {
+    return parseYaml(text);
+  } catch (error) {
+    throw badRequest(`error decoding YAML request body: ${(error as Error).message}`);
   }
 }
 

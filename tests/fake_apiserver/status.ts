@@ -227,7 +227,7 @@ export function invalid(kind: string, group: string, name: string, errors: Field
     message: `${qualifiedKind(kind, group)} "${name}" is invalid: ${aggregate}`,
     reason: "Invalid",
     details: {
-      name,
+      name: name || undefined,
       group: group || undefined,
       kind,
       causes: errors.map((e) => ({ reason: e.type, message: errorBody(e), field: e.field })),

@@ -10,6 +10,12 @@
  * `restore` models an etcd restore without `--bump-revision` (or a server restarted with its
  * state reset): the resourceVersion goes back to the snapshot's, and the history before it is
  * gone, as after etcd's restore.
+ * `compact()` forgets the history for watches and paginated lists at once. On kube-apiserver
+ * (checked in tests/api_fidelity_test.ts) etcd compaction expires continue tokens and exact
+ * lists only once the server notices it (it polls, within about 15 s), and watches keep being
+ * served from the watch cache's window, which moves on by eviction or a server restart; the
+ * fidelity suite's real `compact()` therefore compacts and restarts. `historyLimit` stands in for
+ * that window (the real one is sized adaptively).
  */
 import type { KubeObject } from "../../lib/kube/resource.ts";
 

@@ -4,8 +4,9 @@
  * Plus object-name and label checks every write goes through.
  *
  * Deviations: no CEL (x-kubernetes-validations), no `format` checks, no ratcheting, no
- * oneOf/anyOf/allOf/not; error texts follow kube-openapi's shapes but are not guaranteed to be
- * byte-identical for bounds checks.
+ * oneOf/anyOf/allOf/not; error texts follow kube-openapi's shapes (checked against
+ * kube-apiserver 1.36 in tests/api_fidelity_test.ts for types, enums, required and minimum) and
+ * are sorted by field path as kube-apiserver sorts them.
  */
 import type { JsonSchema } from "./resources.ts";
 import type { FieldError } from "./status.ts";
@@ -141,7 +142,8 @@ function typeMatches(value: unknown, schema: JsonSchema): boolean {
 export function validateSchema(value: unknown, schema: JsonSchema | undefined, path = "") {
   const errors: FieldError[] = [];
   if (schema) walkValidate(value, schema, path, errors, true);
-  return errors;
+  // kube-apiserver reports them ordered by field path.
+  return errors.sort((a, b) => a.field < b.field ? -1 : a.field > b.field ? 1 : 0);
 }
 
 function walkValidate(
@@ -164,10 +166,11 @@ function walkValidate(
     return;
   }
   if (!typeMatches(value, schema)) {
+    // kube-openapi shows the JSON type of the bad value, not the value itself.
     errors.push({
       type: "FieldValueTypeInvalid",
       field: where,
-      value,
+      value: typeName(value),
       detail: `${where} in body must be of type ${schema.type}: "${typeName(value)}"`,
     });
     return;

@@ -89,7 +89,9 @@ export class WatchHub {
     }
     const store = this.#store;
     const from = rvText === "" ? 0 : Number(rvText);
-    const initial = from === 0 || request.sendInitialEvents === true;
+    // sendInitialEvents=true: the current state first (NotOlderThan the resourceVersion);
+    // =false: from the resourceVersion on, or from now; absent: the current state for "" and "0".
+    const initial = request.sendInitialEvents ?? from === 0;
     let first = true;
     let unsubscribe = () => {};
     const timers: ReturnType<typeof setTimeout>[] = [];
@@ -159,7 +161,7 @@ export class WatchHub {
             if (request.sendInitialEvents && request.allowBookmarks) {
               bookmark({ "k8s.io/initial-events-end": "true" });
             }
-          } else {
+          } else if (from !== 0) {
             const history = store.eventsSince(from);
             if (!history) {
               const status = expired(

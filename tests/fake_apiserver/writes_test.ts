@@ -105,7 +105,8 @@ Deno.test("update of a custom resource without resourceVersion is rejected with 
   assert.equal(reply.status, 422);
   assert.equal(
     reply.body.message,
-    'Widget.example.com "a" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update',
+    // kube-apiserver 1.36's wording (tests/api_fidelity_test.ts checks it against the real one).
+    'widgets.example.com "a" is invalid: metadata.resourceVersion: Invalid value: 0: must be specified for an update',
   );
 });
 

@@ -11,6 +11,7 @@ import { Store } from "../../lib/kube/store.ts";
 import { LAST_USED_ANNOTATION, RELEASE_FINALIZER } from "../../lib/names.ts";
 import type { NodeImage } from "../../lib/release/objects.ts";
 import { defaultImageName, nodeImage, release, TEST_NAMESPACE } from "../support/builders.ts";
+import { fakeServer, servers } from "../support/api_servers.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 import {
   reconcileCount,
@@ -54,7 +55,7 @@ async function reasons(cluster: TestCluster, name: string): Promise<string[]> {
   return (await cluster.eventsAbout(name)).map((e) => e.reason);
 }
 
-Deno.test("last release removed with retention 0 deletes the NodeImage at once", async () => {
+servers.test("last release removed with retention 0 deletes the NodeImage at once", async () => {
   await withCluster(async (cluster) => {
     cluster.run({ retentionMs: 0 });
     await cluster.releases.create(release("vsphere-35.0.0").build());
@@ -75,7 +76,7 @@ Deno.test("last release removed with retention 0 deletes the NodeImage at once",
   });
 });
 
-Deno.test("last release removed with 24h retention waits for AwaitingDeletion to expire, then deletes", async () => {
+servers.test("last release removed with 24h retention waits for AwaitingDeletion to expire, then deletes", async () => {
   await withCluster(async (cluster) => {
     const clock = new FakeClock();
     const run = cluster.run({ clock, retentionMs: DAY });
@@ -123,7 +124,7 @@ Deno.test("last release removed with 24h retention waits for AwaitingDeletion to
   });
 });
 
-Deno.test("§11.5 regression: expiry never deletes an image a Release lists", async () => {
+servers.test("§11.5 regression: expiry never deletes an image a Release lists", async () => {
   await withCluster(async (cluster) => {
     // The Go operator's livelock state: listed again, but still AwaitingDeletion with an
     // expired timestamp. The Go image controller deleted it without looking at releases.
@@ -146,7 +147,7 @@ Deno.test("§11.5 regression: expiry never deletes an image a Release lists", as
   });
 });
 
-Deno.test("§11.5 regression: an image re-adopted after the collector planned its deletion survives", async () => {
+servers.test("§11.5 regression: an image re-adopted after the collector planned its deletion survives", async () => {
   await withCluster(async (cluster) => {
     // The collector's cache still holds the expired, unused image...
     await createImage(cluster, IMAGE, { releases: [], state: "AwaitingDeletion" }, {
@@ -190,7 +191,7 @@ Deno.test("§11.5 regression: an image re-adopted after the collector planned it
   });
 });
 
-Deno.test("an orphan NodeImage (no releases, non-empty state) is collected", async (t) => {
+servers.test("an orphan NodeImage (no releases, non-empty state) is collected", async (t) => {
   await t.step("retention 0: deleted at once", async () => {
     await withCluster(async (cluster) => {
       await createImage(cluster, IMAGE, { state: "Available" });
@@ -214,7 +215,7 @@ Deno.test("an orphan NodeImage (no releases, non-empty state) is collected", asy
   });
 });
 
-Deno.test("§10.10: a NodeImage whose state is still empty is never collected", async () => {
+servers.test("§10.10: a NodeImage whose state is still empty is never collected", async () => {
   await withCluster(async (cluster) => {
     const fresh = defaultImageName("capv", "1.0.0");
     const emptyList = defaultImageName("capv", "2.0.0");
@@ -236,7 +237,8 @@ Deno.test("§10.10: a NodeImage whose state is still empty is never collected", 
   });
 });
 
-Deno.test("conflicts on every collector write still end in exactly one mark and one delete", async () => {
+// Fake API server only: it injects Conflicts.
+fakeServer.test("conflicts on every collector write still end in exactly one mark and one delete", async () => {
   await withCluster(async (cluster) => {
     await createImage(cluster, IMAGE, { releases: [], state: "Available" });
     cluster.server.faults.failNext({ verb: "patch", resource: "nodeimages" }, { code: 409 }, 12);

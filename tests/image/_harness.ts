@@ -69,7 +69,7 @@ export async function runImageController(
   cluster: TestCluster,
   options: RunImageOptions,
 ): Promise<ImageRun> {
-  const inner = cluster.server.transport();
+  const inner = cluster.api.operatorTransport();
   const transport = new RecordingTransport(inner);
   const registry = createRegistry();
   const log = options.log ?? silentLogger;
@@ -121,6 +121,7 @@ export async function runImageController(
     await providers.close();
     inner.close();
   };
+  cluster.onClose(stop);
   return {
     image,
     registry: providers,

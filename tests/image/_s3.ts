@@ -4,8 +4,9 @@
  * and the real `S3Resolver` over it.
  *
  * A test file declares its cases with `s3Suite(title)` and `suite.test(name, fn)`; they run as
- * steps of one Deno test that starts s3rver once. Without Node or the s3rver package the whole
- * suite is ignored and the reason printed (`tests/support/s3rver.ts`).
+ * steps of one Deno test per API server kind (fake and real), each starting s3rver once.
+ * Without Node or the s3rver package the whole suite is ignored and the reason printed
+ * (`tests/support/s3rver.ts`).
  */
 import type { S3Config } from "../../lib/config/mod.ts";
 import { Secret } from "../../lib/config/secret.ts";
@@ -17,17 +18,21 @@ import { S3Resolver } from "../../providers/s3/resolver.ts";
 import { concatBytes, digestHex, fakeVmdk, ova, qcow2 } from "../support/images.ts";
 import { type S3rver, S3RVER_KEYS, s3rverUnavailable, startS3rver } from "../support/s3rver.ts";
 import { layoutFor } from "../support/provider_configs.ts";
+import { serverTestDefinition } from "../support/api_servers.ts";
 
 /** A case of an s3rver-backed suite; it gets the file's server. */
 export type S3Case = (server: S3rver) => Promise<void>;
 
-/** Collects cases; they run as steps of one Deno test sharing one s3rver. */
+/** Collects cases; they run as steps of one Deno test per API server sharing one s3rver. */
 export interface S3Suite {
   test(name: string, fn: S3Case): void;
+  /** Cases that need the fake API server (fault injection): not run in the `[real]` test. */
+  fakeServer: { test(name: string, fn: S3Case): void };
 }
 
 /**
- * Registers the file's Deno test now; cases added with `test` (during module load) run as its
+ * Registers the file's Deno tests now, `title [fake]` and `title [real]` (see
+ * tests/support/api_servers.ts); cases added with `test` (during module load) run as their
  * steps, in order. `options.unavailable` is the reason another prerequisite is missing (it
  * ignores the suite too, and is printed).
  */
@@ -37,20 +42,25 @@ export async function s3Suite(
 ): Promise<S3Suite> {
   if (options.unavailable) console.error(`${title}: ignored: ${options.unavailable}`);
   const unavailable = options.unavailable ?? await s3rverUnavailable();
-  const cases: { name: string; fn: S3Case }[] = [];
-  Deno.test({
-    name: title,
-    ignore: unavailable !== undefined,
-    async fn(t) {
+  const cases: { name: string; fn: S3Case; fakeOnly: boolean }[] = [];
+  for (const kind of ["fake", "real"] as const) {
+    const definition = serverTestDefinition(kind, title, async (t) => {
       const server = await startS3rver();
       try {
-        for (const { name, fn } of cases) await t.step(name, () => fn(server));
+        for (const { name, fn, fakeOnly } of cases) {
+          if (kind === "real" && fakeOnly) continue;
+          await t.step(name, () => fn(server));
+        }
       } finally {
         await server.stop();
       }
-    },
-  });
-  return { test: (name, fn) => void cases.push({ name, fn }) };
+    });
+    Deno.test({ ...definition, ignore: definition.ignore || unavailable !== undefined });
+  }
+  return {
+    test: (name, fn) => void cases.push({ name, fn, fakeOnly: false }),
+    fakeServer: { test: (name, fn) => void cases.push({ name, fn, fakeOnly: true }) },
+  };
 }
 
 let bucketCount = 0;

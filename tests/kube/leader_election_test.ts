@@ -11,7 +11,9 @@ import { LEASES } from "../../lib/kube/resource.ts";
 import type { KubeRequest, KubeTransport } from "../../lib/kube/transport.ts";
 import { LeaderElectionMetrics } from "../../lib/metrics.ts";
 import { KubeConfigTransport } from "../../lib/kube/transport.ts";
-import { FakeApiServer } from "../fake_apiserver/mod.ts";
+import { type FakeApiServer } from "../fake_apiserver/mod.ts";
+import { acquireServer, fakeServer, servers } from "../support/api_servers.ts";
+import { TEST_NAMESPACE } from "../support/builders.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 import { Registry } from "prom-client";
 
@@ -440,8 +442,10 @@ Deno.test("the default identity is hostname_uuid", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Part 2: two electors against the fake API server over HTTP, on real (short) time. Checks are
-// "eventually" with a generous deadline; nothing asserts how long anything took.
+// Part 2: two electors against the API server (fake and real) over HTTP, on real (short) time.
+// Checks are "eventually" with a generous deadline; nothing asserts how long anything took. On
+// the real server they run as the deploy/ ServiceAccount, whose Role allows Leases only in the
+// operator's namespace, so the lease lives there.
 // ---------------------------------------------------------------------------------------------
 
 /** Short enough for a test, long enough that a busy CI machine does not miss renewals. */
@@ -460,16 +464,22 @@ async function eventually(what: string, condition: () => boolean | Promise<boole
   }
 }
 
-async function withFakeApiServer(
+const LEASE_NAMESPACE = TEST_NAMESPACE;
+
+async function withApiServer(
   fn: (server: FakeApiServer, transport: KubeConfigTransport) => Promise<void>,
 ): Promise<void> {
-  const server = await FakeApiServer.start();
-  const transport = server.transport();
+  const api = await acquireServer();
+  const transport = api.operatorTransport();
   try {
-    await fn(server, transport);
+    // The real server has the namespace (deploy/ names it); the fake gets it here.
+    await api.request("POST", "/api/v1/namespaces", {
+      body: { metadata: { name: LEASE_NAMESPACE } },
+    });
+    await fn(api.fake!, transport);
   } finally {
     transport.close();
-    await server.close();
+    await api.release();
   }
 }
 
@@ -480,7 +490,7 @@ function liveCandidate(
 ): Candidate {
   return new Candidate({
     client: new ResourceClient<Lease>(transport, LEASES),
-    namespace: "default",
+    namespace: LEASE_NAMESPACE,
     identity,
     durations: SHORT,
     ...extra,
@@ -501,12 +511,12 @@ async function neverBothLead(a: Candidate, b: Candidate, until: () => boolean, w
 async function readLease(transport: KubeTransport): Promise<Lease> {
   return await new ResourceClient<Lease>(transport, LEASES).get(
     "fcf824fa.giantswarm.io",
-    "default",
+    LEASE_NAMESPACE,
   );
 }
 
-Deno.test("on the API server one of two electors leads, and the other takes over after a release", async () => {
-  await withFakeApiServer(async (_server, transport) => {
+servers.test("on the API server one of two electors leads, and the other takes over after a release", async () => {
+  await withApiServer(async (_server, transport) => {
     const a = liveCandidate(transport, "a");
     const b = liveCandidate(transport, "b");
     await neverBothLead(a, b, () => a.elector.isLeader() || b.elector.isLeader(), "one leads");
@@ -538,8 +548,8 @@ Deno.test("on the API server one of two electors leads, and the other takes over
   });
 });
 
-Deno.test("on the API server the other elector takes over once a crashed leader's lease expires", async () => {
-  await withFakeApiServer(async (_server, transport) => {
+servers.test("on the API server the other elector takes over once a crashed leader's lease expires", async () => {
+  await withApiServer(async (_server, transport) => {
     const a = liveCandidate(transport, "a", { releaseOnCancel: false });
     await eventually("a leads", () => a.elector.isLeader());
     const b = liveCandidate(transport, "b");
@@ -552,8 +562,9 @@ Deno.test("on the API server the other elector takes over once a crashed leader'
   });
 });
 
-Deno.test("on the API server a leader that cannot renew steps down", async () => {
-  await withFakeApiServer(async (server, transport) => {
+// Fake API server only: it injects failures.
+fakeServer.test("on the API server a leader that cannot renew steps down", async () => {
+  await withApiServer(async (server, transport) => {
     const a = liveCandidate(transport, "a");
     await eventually("a leads", () => a.elector.isLeader());
     const b = liveCandidate(transport, "b");

@@ -1,7 +1,9 @@
 /**
- * Test harness: the fake API server with `crds/`, clients for Releases and NodeImages, and the
- * release controller plus garbage collector run through a real `Manager`, as `main.ts` wires
- * them. Every operator request is recorded, so tests can check what was sent.
+ * Test harness: an API server with `crds/` (the fake, or the real one under `serverTest`'s
+ * `[real]` variant; see tests/support/api_servers.ts), clients for Releases and NodeImages, and
+ * the release controller plus garbage collector run through a real `Manager`, as `main.ts`
+ * wires them. Every operator request is recorded, so tests can check what was sent. On the real
+ * server the controllers run as the deploy/ ServiceAccount.
  */
 import type { Registry } from "prom-client";
 import type { Clock } from "../../lib/clock.ts";
@@ -9,7 +11,7 @@ import { OperatorConfig, type ProviderConfigs } from "../../lib/config/mod.ts";
 import { Manager } from "../../lib/controller/manager.ts";
 import { ResourceClient } from "../../lib/kube/client.ts";
 import { EVENTS, type KubeEvent } from "../../lib/kube/events.ts";
-import { NotFoundError } from "../../lib/kube/errors.ts";
+import { AlreadyExistsError, NotFoundError } from "../../lib/kube/errors.ts";
 import { type KubeObject, NAMESPACES } from "../../lib/kube/resource.ts";
 import {
   KubeConfigTransport,
@@ -25,7 +27,8 @@ import { NAMING } from "../support/provider_configs.ts";
 import { createSetupContext } from "../../lib/operator.ts";
 import type { NodeImage, Release } from "../../lib/release/objects.ts";
 import { type ReleaseControllers, setupReleaseControllers } from "../../lib/release/setup.ts";
-import { FakeApiServer, loadCrdDir } from "../fake_apiserver/mod.ts";
+import { type FakeApiServer, loadCrdDir } from "../fake_apiserver/mod.ts";
+import { acquireServer, type TestApiServer } from "../support/api_servers.ts";
 import type { FakeClock } from "../support/fake_clock.ts";
 import { TEST_NAMESPACE } from "../support/builders.ts";
 
@@ -116,31 +119,43 @@ export function testConfig(providers: string[], retentionMs = 0): OperatorConfig
 }
 
 export class TestCluster {
-  readonly server: FakeApiServer;
+  /** The API server, fake or real. */
+  readonly api: TestApiServer;
   readonly transport: KubeConfigTransport;
   readonly releases: ResourceClient<Release>;
   readonly nodeImages: ResourceClient<NodeImage>;
   readonly #events: ResourceClient<KubeEvent>;
   readonly #runs = new Set<RunningControllers>();
+  readonly #onClose: (() => Promise<void>)[] = [];
 
-  private constructor(server: FakeApiServer) {
-    this.server = server;
-    this.transport = server.transport();
+  private constructor(api: TestApiServer) {
+    this.api = api;
+    this.transport = api.transport();
     this.releases = new ResourceClient<Release>(this.transport, RELEASES);
     this.nodeImages = new ResourceClient<NodeImage>(this.transport, NODE_IMAGES);
     this.#events = new ResourceClient<KubeEvent>(this.transport, EVENTS);
   }
 
+  /** The fake API server, for fault injection; such tests are `fakeOnly`. */
+  get server(): FakeApiServer {
+    if (!this.api.fake) throw new Error("This test needs the fake API server: mark it fakeOnly");
+    return this.api.fake;
+  }
+
   /**
-   * Starts a fake API server with the CRDs in `crds/` (or `crds`, e.g. a modified copy) and
-   * the NodeImage namespace.
+   * Starts (or, for the real server, takes the file's shared) API server with the CRDs in
+   * `crds/` (or `crds`, e.g. a modified copy: fake only) and the NodeImage namespace.
    */
   static async start(options: { crds?: unknown[] } = {}): Promise<TestCluster> {
-    const server = await FakeApiServer.start({ crds: options.crds ?? await loadCrdDir(CRD_DIR) });
-    const cluster = new TestCluster(server);
-    await new ResourceClient(cluster.transport, NAMESPACES).create({
-      metadata: { name: TEST_NAMESPACE },
-    });
+    const cluster = new TestCluster(await acquireServer({ crds: options.crds }));
+    try {
+      await new ResourceClient(cluster.transport, NAMESPACES).create({
+        metadata: { name: TEST_NAMESPACE },
+      });
+    } catch (error) {
+      // The real server is shared by the file's tests: the namespace may be there already.
+      if (!(error instanceof AlreadyExistsError && cluster.api.kind === "real")) throw error;
+    }
     return cluster;
   }
 
@@ -151,7 +166,7 @@ export class TestCluster {
 
   /** Runs both controllers through a Manager until `stop()`. */
   run(options: RunOptions = {}): RunningControllers {
-    const inner = this.server.transport();
+    const inner = this.api.operatorTransport();
     const transport = new RecordingTransport(inner);
     const registry = createRegistry();
     const log = options.log ?? silentLogger;
@@ -233,11 +248,20 @@ export class TestCluster {
     throw new Error(`Timed out waiting for ${description}`, { cause: last });
   }
 
+  /**
+   * Runs `stop` when the cluster closes (other controllers a test started), so a test that fails
+   * half-way leaves nothing running against a server the next test shares.
+   */
+  onClose(stop: () => Promise<void>): void {
+    this.#onClose.push(stop);
+  }
+
   /** Stops every run still going and the server. */
   async close(): Promise<void> {
+    for (const stop of this.#onClose.splice(0)) await stop();
     for (const run of [...this.#runs]) await run.stop();
     this.transport.close();
-    await this.server.close();
+    await this.api.release();
   }
 }
 

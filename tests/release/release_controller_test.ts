@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { LAST_USED_ANNOTATION, RELEASE_FINALIZER } from "../../lib/names.ts";
 import type { NodeImage, Release } from "../../lib/release/objects.ts";
 import { defaultImageName, nodeImage, release, TEST_NAMESPACE } from "../support/builders.ts";
+import { fakeServer, servers } from "../support/api_servers.ts";
 import { FakeClock } from "../support/fake_clock.ts";
 import { type TestCluster, withCluster } from "./_cluster.ts";
 
@@ -43,7 +44,7 @@ async function gone(cluster: TestCluster, what: string, read: () => Promise<unkn
   await cluster.waitFor(`${what} to be gone`, async () => (await read()) === undefined);
 }
 
-Deno.test("first release gets the finalizer and a Pending NodeImage listing it", async () => {
+servers.test("first release gets the finalizer and a Pending NodeImage listing it", async () => {
   await withCluster(async (cluster) => {
     cluster.run();
     await cluster.releases.create(release("vsphere-35.0.0").build());
@@ -64,7 +65,7 @@ Deno.test("first release gets the finalizer and a Pending NodeImage listing it",
   });
 });
 
-Deno.test("two releases sharing an image are both listed on one NodeImage", async () => {
+servers.test("two releases sharing an image are both listed on one NodeImage", async () => {
   await withCluster(async (cluster) => {
     cluster.run();
     await cluster.releases.create(release("vsphere-35.0.0").build());
@@ -83,7 +84,7 @@ Deno.test("two releases sharing an image are both listed on one NodeImage", asyn
   });
 });
 
-Deno.test("removing one of two releases unregisters it and keeps the image", async () => {
+servers.test("removing one of two releases unregisters it and keeps the image", async () => {
   await withCluster(async (cluster) => {
     cluster.run({ retentionMs: 0 });
     await cluster.releases.create(release("vsphere-35.0.0").build());
@@ -104,7 +105,7 @@ Deno.test("removing one of two releases unregisters it and keeps the image", asy
   });
 });
 
-Deno.test("releases of different providers get their own NodeImages", async () => {
+servers.test("releases of different providers get their own NodeImages", async () => {
   await withCluster(async (cluster) => {
     cluster.run();
     for (const name of ["vsphere-35.0.0", "cloud-director-35.0.0", "proxmox-35.0.0"]) {
@@ -116,7 +117,7 @@ Deno.test("releases of different providers get their own NodeImages", async () =
   });
 });
 
-Deno.test("a NodeImage deleted by hand while still used is recreated at once", async () => {
+servers.test("a NodeImage deleted by hand while still used is recreated at once", async () => {
   await withCluster(async (cluster) => {
     // Requeues and backoff wait on a fake clock that never moves here: only the NodeImage
     // watch can bring the image back (the Go operator waited for its 5-minute requeue).
@@ -134,7 +135,7 @@ Deno.test("a NodeImage deleted by hand while still used is recreated at once", a
   });
 });
 
-Deno.test("a Release name edited out of a NodeImage by hand is put back at once", async () => {
+servers.test("a Release name edited out of a NodeImage by hand is put back at once", async () => {
   await withCluster(async (cluster) => {
     cluster.run({ clock: new FakeClock(), retentionMs: 24 * HOUR });
     await cluster.releases.create(release("vsphere-35.0.0").build());
@@ -147,7 +148,7 @@ Deno.test("a Release name edited out of a NodeImage by hand is put back at once"
   });
 });
 
-Deno.test("§11.1 regression: re-adopting an AwaitingDeletion image adds the release, sets Pending and clears last-used", async () => {
+servers.test("§11.1 regression: re-adopting an AwaitingDeletion image adds the release, sets Pending and clears last-used", async () => {
   await withCluster(async (cluster) => {
     const clock = new FakeClock();
     cluster.run({ clock, retentionMs: 24 * HOUR });
@@ -179,7 +180,7 @@ Deno.test("§11.1 regression: re-adopting an AwaitingDeletion image adds the rel
   });
 });
 
-Deno.test("§11.3 regression: Releases holding the finalizer can be deleted after their provider is disabled or they stop parsing", async () => {
+servers.test("§11.3 regression: Releases holding the finalizer can be deleted after their provider is disabled or they stop parsing", async () => {
   await withCluster(async (cluster) => {
     const first = cluster.run({ providers: ["capv"] });
     await cluster.releases.create(release("vsphere-35.0.0").build());
@@ -208,7 +209,7 @@ Deno.test("§11.3 regression: Releases holding the finalizer can be deleted afte
   });
 });
 
-Deno.test("§11.21 regression: malformed, vintage and other-provider Releases are skipped with one Warning Event per generation and no retries", async () => {
+servers.test("§11.21 regression: malformed, vintage and other-provider Releases are skipped with one Warning Event per generation and no retries", async () => {
   await withCluster(async (cluster) => {
     const run = cluster.run({ providers: ["capv"] });
     const skipped = ["v20.1.0", "vsphere-36.0.0", "capa-31.0.0", "cloud-director-35.0.0"];
@@ -263,7 +264,8 @@ Deno.test("§11.21 regression: malformed, vintage and other-provider Releases ar
   });
 });
 
-Deno.test("§11.4 regression: the finalizer is only changed by JSON patch with a test op, and unknown Release fields survive", async () => {
+// Fake API server only: it installs a changed Release CRD.
+fakeServer.test("§11.4 regression: the finalizer is only changed by JSON patch with a test op, and unknown Release fields survive", async () => {
   // A newer Release CRD with fields the operator does not know (the Go SDK's typed update
   // dropped such fields).
   const crds = (await (await import("./_cluster.ts")).TestCluster.loadCrds()) as {
@@ -309,7 +311,8 @@ Deno.test("§11.4 regression: the finalizer is only changed by JSON patch with a
   }, { crds });
 });
 
-Deno.test("a Conflict injected on every NodeImage status write still converges with nothing lost", async () => {
+// Fake API server only: it injects Conflicts.
+fakeServer.test("a Conflict injected on every NodeImage status write still converges with nothing lost", async () => {
   await withCluster(async (cluster) => {
     const names = ["vsphere-35.0.0", "vsphere-35.0.1", "vsphere-35.0.2", "vsphere-35.1.0"];
     // Each status write fails once more than the writer's own attempts allow, so keys also
@@ -341,7 +344,7 @@ Deno.test("a Conflict injected on every NodeImage status write still converges w
   });
 });
 
-Deno.test("dangling references to Releases that no longer exist are dropped", async () => {
+servers.test("dangling references to Releases that no longer exist are dropped", async () => {
   await withCluster(async (cluster) => {
     await cluster.releases.create(release("vsphere-35.0.0").build());
     await cluster.nodeImages.create(nodeImage(IMAGE).buildForCreate());

@@ -140,7 +140,8 @@ export async function testPki(): Promise<TestPki> {
   }
 }
 
-async function makeCa(dir: string, base: string, commonName: string): Promise<void> {
+/** Makes a self-signed CA `<base>.crt`/`<base>.key` in `dir`. */
+export async function makeCa(dir: string, base: string, commonName: string): Promise<void> {
   await openssl(
     dir,
     "req",
@@ -164,7 +165,7 @@ async function makeCa(dir: string, base: string, commonName: string): Promise<vo
 }
 
 /** Signs `<base>.key` into `<base>.crt` with the CA `<ca>.crt`/`<ca>.key`. */
-async function signLeaf(
+export async function signLeaf(
   dir: string,
   ca: string,
   base: string,
@@ -193,7 +194,8 @@ async function signLeaf(
   );
 }
 
-async function openssl(dir: string, ...args: string[]): Promise<void> {
+/** Runs `openssl args…` in `dir`; throws with its stderr when it fails. */
+export async function openssl(dir: string, ...args: string[]): Promise<void> {
   const result = await new Deno.Command("openssl", {
     args,
     cwd: dir,
