@@ -71,6 +71,12 @@ suite.test("import: a valid image becomes Available in every location as a compl
     assert.ok(image.metadata.finalizers?.includes(NODE_IMAGE_FINALIZER));
     assert.equal(catalog.count("ensure"), 3);
     assert.equal(resolver.lookups, 1, "one source lookup for all three locations");
+    // Events follow the status write that reports them: wait for them, then count exactly.
+    await cluster.waitFor(
+      "start events",
+      async () =>
+        (await cluster.eventsAbout(NAME)).filter((e) => e.reason === "TransferStarted").length >= 3,
+    );
     const events = await cluster.eventsAbout(NAME);
     assert.equal(events.filter((e) => e.reason === "TransferStarted").length, 3);
     await cluster.waitFor(

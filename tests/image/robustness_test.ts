@@ -232,9 +232,13 @@ suite.test("a removal that fails keeps the finalizer, reports the location, and 
       JSON.stringify(r.body).includes(`"op":"remove"`)
     );
     assert.equal(finalizerPatches.length, 1, "the finalizer went once, after the success");
-    const reasons = (await cluster.eventsAbout(NAME)).map((e) => `${e.type} ${e.reason}`);
+    // Events follow the write that reports them (here: the finalizer's removal), so they may
+    // land a moment after the object is gone.
+    const reasons = await cluster.waitFor("the Removed Event", async () => {
+      const reasons = (await cluster.eventsAbout(NAME)).map((e) => `${e.type} ${e.reason}`);
+      return reasons.includes("Normal Removed") && reasons;
+    });
     assert.ok(reasons.includes("Warning RemoveFailed"), reasons.join(", "));
-    assert.ok(reasons.includes("Normal Removed"), reasons.join(", "));
     await run.stop();
   }));
 
@@ -272,9 +276,13 @@ suite.test("NodeImages naming one image in two namespaces share one transfer, an
     for (const location of LOCATIONS) {
       assert.equal(catalog.items(location).get(specName(NAME))?.complete, true, location);
     }
-    const events = (await cluster.eventsAbout(NAME)).filter((e) =>
-      e.regarding?.namespace === team && e.reason === "StillInUse"
-    );
+    // Recorded after the finalizer's removal: it may land a moment after the object is gone.
+    const events = await cluster.waitFor("the StillInUse Event", async () => {
+      const events = (await cluster.eventsAbout(NAME)).filter((e) =>
+        e.regarding?.namespace === team && e.reason === "StillInUse"
+      );
+      return events.length > 0 && events;
+    });
     assert.equal(events.length, 1);
     assert.match(
       events[0].note ?? "",
