@@ -16,6 +16,7 @@ import { ResourceClient } from "./kube/client.ts";
 import { LeaderElector, type Lease } from "./kube/leader_election.ts";
 import { LEASES } from "./kube/resource.ts";
 import type { KubeTransport } from "./kube/transport.ts";
+import { countingTransport } from "./kube/request_metrics.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { ControllerMetrics, createRegistry, LeaderElectionMetrics } from "./metrics.ts";
 import { prometheusQueueMetrics } from "./queue/mod.ts";
@@ -102,9 +103,11 @@ export async function runOperator(options: OperatorOptions, signal: AbortSignal)
   });
 
   const registry = createRegistry();
+  // Every request the operator makes goes through here, so rest_client_requests_total is complete.
+  const transport = countingTransport(kube.transport, registry);
   const readiness = new Readiness();
   const manager = new Manager({
-    transport: kube.transport,
+    transport,
     clock: options.clock,
     log,
     syncPeriodMs: options.syncPeriodMs,
@@ -112,7 +115,7 @@ export async function runOperator(options: OperatorOptions, signal: AbortSignal)
   const leaseNamespace = options.leaderElectionNamespace || kube.namespace;
   const elector = options.leaderElect
     ? new LeaderElector({
-      client: new ResourceClient<Lease>(kube.transport, LEASES),
+      client: new ResourceClient<Lease>(transport, LEASES),
       namespace: leaseNamespace,
       name: options.leaderElectionId,
       clock: options.clock,
@@ -122,7 +125,7 @@ export async function runOperator(options: OperatorOptions, signal: AbortSignal)
     })
     : undefined;
 
-  const context = createSetupContext(manager, kube.transport, {
+  const context = createSetupContext(manager, transport, {
     namespace: kube.namespace,
     log,
     identity: elector?.identity,
