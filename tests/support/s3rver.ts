@@ -50,6 +50,11 @@ function resolveBin(): Promise<string> {
   return binPath;
 }
 
+/** The s3rver CLI script to run with `node` (installed into npm's cache on first use). */
+export function s3rverScript(): Promise<string> {
+  return resolveBin();
+}
+
 /** Undefined when s3rver can run here, else the reason (also printed once). */
 export async function s3rverUnavailable(): Promise<string | undefined> {
   try {

@@ -5,12 +5,14 @@
  *     [--password PW] [--vdc NAME] [--catalog NAME] [--api-token TOKEN]
  *     [--tls-cert FILE --tls-key FILE]
  *
- * Prints one line with `ready` and the URL, a line per finished upload (name, hardware
+ * Prints one line with `ready`, the URL and a stats URL (JSON: requests by method and first path
+ * segments, the catalog's templates), a line per finished upload (name, hardware
  * version, SHA-256 of each file), and serves until SIGINT/SIGTERM.
  */
 import { parseArgs } from "node:util";
 import { FakeVcd } from "./server.ts";
 import { RESOLVED } from "./state.ts";
+import { countBy, serveStats } from "../../support/stats_server.ts";
 
 async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -61,14 +63,27 @@ async function main(args: string[]): Promise<void> {
       console.log(`fake-vcd resolved ${template.name} ${template.hardware.join(",")} ${files}`);
     }
   }, 200);
-  console.log(`fake-vcd ready at ${fake.url} org=${values.org} catalog=${values.catalog}`);
+  const stats = serveStats(() => ({
+    requests: fake.requests.length,
+    byRoute: countBy(fake.requests, (r) => `${r.method} ${routeOf(r.path)}`),
+    catalog: [...fake.state.templates.values()].map((t) => `${t.name} ${t.status}`).sort(),
+  }));
+  console.log(
+    `fake-vcd ready at ${fake.url} org=${values.org} catalog=${values.catalog} stats=${stats.url}`,
+  );
   const { promise, resolve } = Promise.withResolvers<Deno.Signal>();
   Deno.addSignalListener("SIGINT", () => resolve("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => resolve("SIGTERM"));
   const signal = await promise;
   clearInterval(timer);
+  await stats.close();
   await fake.close();
   console.log(`fake-vcd stopped (${signal})`);
+}
+
+/** `/api/vAppTemplate/<id>/x` → `/api/vAppTemplate/x`: ids left out so calls group by kind. */
+function routeOf(path: string): string {
+  return path.split("?")[0].split("/").filter((part) => !/[0-9a-f]{8}-/.test(part)).join("/");
 }
 
 if (import.meta.main) {
