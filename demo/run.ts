@@ -185,14 +185,16 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
     display.say(`✓ deleted Release ${plan.toDelete}; its image ${gone} goes after ${options.retention}`);
     // Once the NodeImage is gone, its locations are shown as Deleted (status went with it).
     let lastSeen: ObservedImage | undefined;
+    let objectGone = false;
     await runPhase({
       read: async (s) => {
         const found = (await read(s)).filter((i) => i.metadata.name === gone);
         if (found.length) [lastSeen] = found;
+        objectGone = found.length === 0;
         return found.length ? found : lastSeen ? [deletedView(lastSeen)] : [];
       },
-      missing: async (_rows, images) => {
-        if (images.some((i) => i.status?.state !== "Deleted")) {
+      missing: async () => {
+        if (!objectGone) {
           return [`NodeImage ${gone} still exists`];
         }
         const left = (await platform.catalog()).filter((entry) => entry.includes(imageNameOf(gone)));
