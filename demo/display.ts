@@ -29,8 +29,15 @@ export function terminalDisplay(write = (text: string) => Deno.stdout.writeSync(
     },
     progress(lines) {
       clear();
-      const columns = Deno.consoleSize?.().columns ?? 120;
-      for (const line of lines) write(line.slice(0, Math.max(20, columns - 1)) + "\n");
+      // A line wider than the terminal wraps and breaks the cursor-up count: cut it instead.
+      let columns = 0;
+      try {
+        columns = Deno.consoleSize().columns;
+      } catch {
+        // not a console after all
+      }
+      const width = columns >= 40 ? columns - 1 : 160;
+      for (const line of lines) write(line.slice(0, width) + "\n");
       drawn = lines.length;
     },
     endProgress() {

@@ -86,7 +86,7 @@ export class ServiceProcess {
         );
       }
       if (signal.aborted) {
-        throw new Error(`${this.name} was not ready in time (${signal.reason?.message ?? ""})`);
+        throw new Error(`${signal.reason?.message ?? "stopped"} before ${this.name} was ready`);
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

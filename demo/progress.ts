@@ -107,8 +107,8 @@ export function formatRow(row: ProgressRow, imageWidth = 0): string {
   return [
     row.image.padEnd(imageWidth),
     row.location.padEnd(6),
-    row.state.padEnd(16),
-    bytes.padEnd(19),
+    row.state.padEnd(12),
+    bytes.padEnd(17),
     rate,
   ].join("  ").trimEnd() + detail;
 }

@@ -44,7 +44,8 @@ export async function startOperator(
       );
     }
     if (options.signal.aborted) {
-      throw new Error(`the operator was not ready in time; its log ends:\n${process.logTail()}`);
+      const reason = (options.signal.reason as Error)?.message ?? "stopped";
+      throw new Error(`${reason} before the operator was ready; its log ends:\n${process.logTail()}`);
     }
   }
   return { metricsUrl: `http://127.0.0.1:${metrics}/metrics`, process };
