@@ -84,8 +84,7 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
         `${formatBytes(options.imageBytes)} (OVA: OVF, SHA256 manifest, streamOptimized VMDK; qcow2)`,
       () => Promise.resolve(seedObjects(plan.releases, options.imageBytes)),
     );
-    const pki = await demoPki();
-    cleanups.push(() => pki.remove());
+    const pki = await demoPki(options.dir);
 
     const api = await step(
       options.real ? "real etcd + kube-apiserver ready" : "fake API server ready",

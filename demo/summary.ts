@@ -28,7 +28,7 @@ export function formatSummary(s: Summary): string[] {
   const rows: [string, string][] = [
     ["images", `${s.images} NodeImages for ${s.releases} Releases`],
     ["locations", `${s.locations} image × location pairs Available`],
-    ["bytes moved", formatBytes(s.bytesMoved)],
+    ["bytes moved", `${formatBytes(s.bytesMoved)} (${s.bytesMoved} B)`],
     [
       "time",
       `${seconds(s.totalMs)} in all; every image Available after ${seconds(s.availableMs)}` +
