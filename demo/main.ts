@@ -37,15 +37,16 @@ async function main(args: string[]): Promise<number> {
     display.say("");
     for (const line of formatSummary(result.summary)) display.say(line);
     if (result.stop) {
+      const { nodeImage, release } = result.example;
       display.say(`
 Everything keeps running (logs and values.yaml in ${dir}). Try:
 
   export KUBECONFIG=${result.kubeconfig}
   kubectl get nodeimages -n giantswarm -w
-  kubectl describe nodeimage -n giantswarm <name>
-  kubectl annotate nodeimage -n giantswarm <name> image.giantswarm.io/refresh=now
+  kubectl describe nodeimage -n giantswarm ${nodeImage}
+  kubectl annotate nodeimage -n giantswarm ${nodeImage} image.giantswarm.io/refresh=now
   kubectl get releases
-  kubectl delete release <name>
+  kubectl delete release ${release}       # its image goes after --retention
 
 Press Ctrl-C to stop everything.`);
       await new Promise((resolve) => interrupt.signal.addEventListener("abort", resolve));

@@ -41,6 +41,8 @@ export interface RunResult {
   /** Set with `--keep`: stops everything (call on Ctrl-C). */
   stop?: () => Promise<void>;
   kubeconfig: string;
+  /** A NodeImage and a Release still there at the end, for the commands `--keep` suggests. */
+  example: { nodeImage: string; release: string };
 }
 
 export async function runDemo(context: RunContext): Promise<RunResult> {
@@ -86,10 +88,19 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
     );
     const pki = await demoPki(options.dir);
 
-    const api = await step(
-      options.real ? "real etcd + kube-apiserver ready" : "fake API server ready",
-      () => startApiServer(options.dir, options.real, signal),
-    );
+    let api;
+    try {
+      api = await step(
+        options.real ? "real etcd + kube-apiserver ready" : "fake API server ready",
+        () => startApiServer(options.dir, options.real, signal),
+      );
+    } catch (error) {
+      if (!options.real || signal.aborted) throw error;
+      // No Go toolchain, no cache, a failed build: the rest of the demo still works.
+      const why = (error as Error).message.split("\n").slice(0, 2).join(" ");
+      display.say(`! real API server unavailable (${why}); using the fake one`);
+      api = await step("fake API server ready", () => startApiServer(options.dir, false, signal));
+    }
     processes.push(api.process);
     const s3 = await step(
       `local S3 (s3rver) seeded with ${objects.length} objects`,
@@ -229,9 +240,11 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
         services.map(async (s) => ({ platform: s.platform, ...(await s.calls()) })),
       ),
     };
-    if (options.keep) return { summary, stop: stopAll, kubeconfig: api.kubeconfig };
+    const kept = plan.releases.find((r) => r.metadata.name !== plan.toDelete)!;
+    const example = { nodeImage: nodeImageOf(kept).name, release: kept.metadata.name };
+    if (options.keep) return { summary, stop: stopAll, kubeconfig: api.kubeconfig, example };
     await stopAll();
-    return { summary, kubeconfig: api.kubeconfig };
+    return { summary, kubeconfig: api.kubeconfig, example };
   } catch (error) {
     await stopAll();
     throw error;
