@@ -16,7 +16,9 @@ export interface Display {
 const encoder = new TextEncoder();
 
 /** Redraws in place with ANSI escapes. */
-export function terminalDisplay(write = (text: string) => Deno.stdout.writeSync(encoder.encode(text))): Display {
+export function terminalDisplay(
+  write = (text: string) => Deno.stdout.writeSync(encoder.encode(text)),
+): Display {
   let drawn = 0;
   const clear = () => {
     if (drawn > 0) write(`\x1b[${drawn}A\x1b[0J`);

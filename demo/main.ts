@@ -33,7 +33,11 @@ async function main(args: string[]): Promise<number> {
   const listeners = (["SIGINT", "SIGTERM"] as const).map((s) => [s, onSignal(s)] as const);
   for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
   try {
-    const result = await runDemo({ options: { ...options, dir }, display, interrupt: interrupt.signal });
+    const result = await runDemo({
+      options: { ...options, dir },
+      display,
+      interrupt: interrupt.signal,
+    });
     display.say("");
     for (const line of formatSummary(result.summary)) display.say(line);
     if (result.stop) {

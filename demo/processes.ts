@@ -74,8 +74,18 @@ export class ServiceProcess {
   /**
    * Waits for a log line matching `pattern` and returns its match; rejects when the process
    * exits first, or when `signal` aborts (the demo's deadline), naming the service and its log.
+   * A process that never got ready is stopped before the rejection.
    */
   async waitFor(pattern: RegExp, signal: AbortSignal): Promise<RegExpMatchArray> {
+    try {
+      return await this.#waitFor(pattern, signal);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  async #waitFor(pattern: RegExp, signal: AbortSignal): Promise<RegExpMatchArray> {
     while (true) {
       const match = this.log().match(pattern);
       if (match) return match;

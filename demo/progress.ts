@@ -74,7 +74,9 @@ export class ProgressTracker {
         rows.push(row);
       }
     }
-    return rows.sort((a, b) => a.image.localeCompare(b.image) || a.location.localeCompare(b.location));
+    return rows.sort((a, b) =>
+      a.image.localeCompare(b.image) || a.location.localeCompare(b.location)
+    );
   }
 }
 
@@ -124,7 +126,9 @@ export function notAvailable(
       const row = rows.find((r) => r.image === image && r.location === location);
       if (!row) missing.push(`${image} in ${location}: not reported yet`);
       else if (row.state !== "Available") {
-        missing.push(`${image} in ${location}: ${row.state}${row.message ? ` (${row.message})` : ""}`);
+        missing.push(
+          `${image} in ${location}: ${row.state}${row.message ? ` (${row.message})` : ""}`,
+        );
       }
     }
   }

@@ -15,7 +15,7 @@ import type { Display } from "./display.ts";
 import { nodeImageOf, seedObjects } from "./images/seed.ts";
 import type { DemoOptions, Platform } from "./options.ts";
 import { type ServiceProcess } from "./processes.ts";
-import { notAvailable, type ObservedImage, ProgressTracker, formatBytes } from "./progress.ts";
+import { formatBytes, notAvailable, type ObservedImage, ProgressTracker } from "./progress.ts";
 import { planReleases } from "./releases.ts";
 import { startApiServer } from "./services/apiserver.ts";
 import { apiRequestsOf, startOperator } from "./services/operator.ts";
@@ -76,14 +76,18 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
       if (why) {
         display.say(`! vSphere skipped: vcsim cannot be set up here (${why})`);
         platforms = platforms.filter((p) => p !== "vsphere");
-        if (platforms.length === 0) throw new Error("no platform left to run: vcsim is the only one asked for");
+        if (platforms.length === 0) {
+          throw new Error("no platform left to run: vcsim is the only one asked for");
+        }
       }
     }
     const plan = planReleases(platforms);
     const objects = await step(
       `generated ${plan.releases.length} Releases' images: ` +
         `${[...new Set(plan.releases.map((r) => nodeImageOf(r).s3Key))].length} objects of ` +
-        `${formatBytes(options.imageBytes)} (OVA: OVF, SHA256 manifest, streamOptimized VMDK; qcow2)`,
+        `${
+          formatBytes(options.imageBytes)
+        } (OVA: OVF, SHA256 manifest, streamOptimized VMDK; qcow2)`,
       () => Promise.resolve(seedObjects(plan.releases, options.imageBytes)),
     );
     const pki = await demoPki(options.dir);
@@ -121,7 +125,11 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
     }
 
     const valuesPath = `${options.dir}/values.yaml`;
-    const sectionKey: Record<Platform, string> = { proxmox: "proxmox", vcd: "vcd", vsphere: "vsphere" };
+    const sectionKey: Record<Platform, string> = {
+      proxmox: "proxmox",
+      vcd: "vcd",
+      vsphere: "vsphere",
+    };
     await Deno.writeTextFile(
       valuesPath,
       valuesYaml(
@@ -155,7 +163,9 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
     // Apply the Releases.
     const releases = new ResourceClient<KubeObject>(kube.transport, RELEASES);
     const nodeImages = new ResourceClient<KubeObject & ObservedImage>(kube.transport, NODE_IMAGES);
-    for (const release of plan.releases) await releases.create(release as unknown as KubeObject, { signal });
+    for (const release of plan.releases) {
+      await releases.create(release as unknown as KubeObject, { signal });
+    }
     const expected = new Map<string, string[]>();
     const providerOf = new Map<string, PlatformService>();
     const users = new Map<string, string[]>();
@@ -168,7 +178,9 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
     }
     display.say(
       `✓ applied ${plan.releases.length} Releases → ${expected.size} NodeImages ` +
-        `(${[...users.values()].filter((u) => u.length > 1).map((u) => u.join(" and ")).join(", ")} share one)`,
+        `(${
+          [...users.values()].filter((u) => u.length > 1).map((u) => u.join(" and ")).join(", ")
+        } share one)`,
     );
     const read = async (s: AbortSignal) =>
       (await nodeImages.list({ namespace: DEFAULT_NODE_IMAGE_NAMESPACE, signal: s })).items;
@@ -184,7 +196,9 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
     });
     const availableMs = Date.now() - started;
     display.say(
-      `✓ every NodeImage Available in every location, ${((Date.now() - appliedAt) / 1000).toFixed(1)} s after the Releases were applied`,
+      `✓ every NodeImage Available in every location, ${
+        ((Date.now() - appliedAt) / 1000).toFixed(1)
+      } s after the Releases were applied`,
     );
 
     // Delete one Release; its image is collected from every catalog of its platform.
@@ -192,7 +206,9 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
     const platform = providerOf.get(gone)!;
     const deletedAt = Date.now();
     await releases.delete(plan.toDelete, undefined, { signal });
-    display.say(`✓ deleted Release ${plan.toDelete}; its image ${gone} goes after ${options.retention}`);
+    display.say(
+      `✓ deleted Release ${plan.toDelete}; its image ${gone} goes after ${options.retention}`,
+    );
     // Once the NodeImage is gone, its locations are shown as Deleted (status went with it).
     let lastSeen: ObservedImage | undefined;
     let objectGone = false;
@@ -207,7 +223,9 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
         if (!objectGone) {
           return [`NodeImage ${gone} still exists`];
         }
-        const left = (await platform.catalog()).filter((entry) => entry.includes(imageNameOf(gone)));
+        const left = (await platform.catalog()).filter((entry) =>
+          entry.includes(imageNameOf(gone))
+        );
         return left.map((entry) => `${platform.platform} catalog still holds ${entry}`);
       },
       tracker,
@@ -216,7 +234,9 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
       goal: `${gone} to leave every ${platform.platform} catalog`,
     });
     const collectedMs = Date.now() - deletedAt;
-    display.say(`✓ ${gone} deleted from ${platform.locations.join(", ")} and the NodeImage removed`);
+    display.say(
+      `✓ ${gone} deleted from ${platform.locations.join(", ")} and the NodeImage removed`,
+    );
 
     const metrics = await fetch(operator.metricsUrl, { signal }).then((r) => r.text());
     const sizes = new Map(objects.map((o) => [o.key, o.bytes.byteLength]));
@@ -253,7 +273,10 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
 
 /** What a NodeImage that is gone looks like in the progress rows. */
 function deletedView(image: ObservedImage): ObservedImage {
-  const locations = (image.status?.locations ?? []).map((l) => ({ name: l.name, state: "Deleted" }));
+  const locations = (image.status?.locations ?? []).map((l) => ({
+    name: l.name,
+    state: "Deleted",
+  }));
   return { metadata: image.metadata, status: { state: "Deleted", locations } };
 }
 

@@ -32,13 +32,13 @@ export function formatSummary(s: Summary): string[] {
     [
       "time",
       `${seconds(s.totalMs)} in all; every image Available after ${seconds(s.availableMs)}` +
-        (s.collectedMs !== undefined ? `; deleted image collected in ${seconds(s.collectedMs)}` : ""),
+      (s.collectedMs !== undefined ? `; deleted image collected in ${seconds(s.collectedMs)}` : ""),
     ],
     ["API requests", `${apiTotal} to the ${s.apiServer} API server (${byMethod || "none"})`],
     [
       "platform calls",
       `${platformTotal} (` +
-        s.platformCalls.map((c) => `${c.platform} ${c.total} ${c.kind}`).join(", ") + ")",
+      s.platformCalls.map((c) => `${c.platform} ${c.total} ${c.kind}`).join(", ") + ")",
     ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -4,13 +4,21 @@
  * the error says what was still missing: the reason the demo exits non-zero.
  */
 import type { Display } from "./display.ts";
-import { formatRow, type ObservedImage, type ProgressRow, type ProgressTracker } from "./progress.ts";
+import {
+  formatRow,
+  type ObservedImage,
+  type ProgressRow,
+  type ProgressTracker,
+} from "./progress.ts";
 
 export interface PhaseOptions {
   /** A snapshot of the NodeImages to show. */
   read: (signal: AbortSignal) => Promise<ObservedImage[]>;
   /** What is still missing given the rows (and the snapshot); empty means the phase is done. */
-  missing: (rows: readonly ProgressRow[], images: readonly ObservedImage[]) => Promise<string[]> | string[];
+  missing: (
+    rows: readonly ProgressRow[],
+    images: readonly ObservedImage[],
+  ) => Promise<string[]> | string[];
   tracker: ProgressTracker;
   display: Display;
   /** The run's deadline and Ctrl-C. */
@@ -47,7 +55,9 @@ export async function runPhase(options: PhaseOptions): Promise<void> {
   options.display.endProgress();
   const reason = (options.signal.reason as Error)?.message ?? String(options.signal.reason);
   const details = lastError ? [`last error: ${(lastError as Error).message}`] : missing;
-  throw new Error(`${reason} while waiting for ${options.goal}; still missing:\n  ${details.join("\n  ")}`);
+  throw new Error(
+    `${reason} while waiting for ${options.goal}; still missing:\n  ${details.join("\n  ")}`,
+  );
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -33,6 +33,9 @@ export function seedObjects(releases: readonly SampleRelease[], imageBytes: numb
     if (file.endsWith(".qcow2")) {
       return { key, bytes: qcow2Image({ fileBytes: imageBytes, seed: index + 1 }) };
     }
-    return { key, bytes: ovaImage({ baseName: base, totalBytes: imageBytes, seed: index + 1 }).bytes };
+    return {
+      key,
+      bytes: ovaImage({ baseName: base, totalBytes: imageBytes, seed: index + 1 }).bytes,
+    };
   });
 }

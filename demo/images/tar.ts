@@ -36,8 +36,7 @@ function header(name: string, size: number, mtime: number): Uint8Array {
   }
   const block = new Uint8Array(BLOCK);
   const put = (text: string, at: number) => block.set(encoder.encode(text), at);
-  const octal = (value: number, width: number) =>
-    value.toString(8).padStart(width - 1, "0") + "\0";
+  const octal = (value: number, width: number) => value.toString(8).padStart(width - 1, "0") + "\0";
   put(name, 0);
   put(octal(0o644, 8), 100); // mode
   put(octal(0, 8), 108); // uid

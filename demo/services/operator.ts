@@ -30,8 +30,17 @@ export async function startOperator(
     `--metrics-bind-address=127.0.0.1:${metrics}`,
     "--log-format=text",
   ], { logPath: `${dir}/operator.log` });
-  // Ready once the probe answers 200: caches synced, controllers running.
-  const readyz = `http://127.0.0.1:${health}/readyz`;
+  try {
+    await ready(process, `http://127.0.0.1:${health}/readyz`, options.signal);
+  } catch (error) {
+    await process.stop();
+    throw error;
+  }
+  return { metricsUrl: `http://127.0.0.1:${metrics}/metrics`, process };
+}
+
+/** Ready once the probe answers 200: caches synced, controllers running. */
+async function ready(process: ServiceProcess, readyz: string, signal: AbortSignal): Promise<void> {
   while (true) {
     const ok = await fetch(readyz, { signal: AbortSignal.timeout(2_000) })
       .then(async (r) => (await r.body?.cancel(), r.ok), () => false);
@@ -43,12 +52,13 @@ export async function startOperator(
           `(${process.logPath}) ends:\n${process.logTail()}`,
       );
     }
-    if (options.signal.aborted) {
-      const reason = (options.signal.reason as Error)?.message ?? "stopped";
-      throw new Error(`${reason} before the operator was ready; its log ends:\n${process.logTail()}`);
+    if (signal.aborted) {
+      const reason = (signal.reason as Error)?.message ?? "stopped";
+      throw new Error(
+        `${reason} before the operator was ready; its log ends:\n${process.logTail()}`,
+      );
     }
   }
-  return { metricsUrl: `http://127.0.0.1:${metrics}/metrics`, process };
 }
 
 /** Requests by method from `rest_client_requests_total` in a metrics text. */

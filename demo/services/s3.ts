@@ -3,7 +3,7 @@
  * images in bucket `node-images`, reached with s3rver's fixed key pair.
  */
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { s3rverScript, sdkClient, S3RVER_KEYS } from "../../tests/support/s3rver.ts";
+import { S3RVER_KEYS, s3rverScript, sdkClient } from "../../tests/support/s3rver.ts";
 import { freePort, ServiceProcess } from "../processes.ts";
 import type { SeedObject } from "../images/seed.ts";
 
@@ -37,18 +37,10 @@ export async function startS3(
   await process.waitFor(/listening|S3rver/i, signal);
   const client = sdkClient(endpoint);
   try {
-    await client.send(new CreateBucketCommand({ Bucket: BUCKET }), { abortSignal: signal });
-    for (const object of objects) {
-      await client.send(
-        new PutObjectCommand({
-          Bucket: BUCKET,
-          Key: object.key,
-          Body: object.bytes,
-          ContentLength: object.bytes.byteLength,
-        }),
-        { abortSignal: signal },
-      );
-    }
+    await seed(client, objects, signal);
+  } catch (error) {
+    await process.stop();
+    throw new Error(`Cannot seed the local S3: ${(error as Error).message}`, { cause: error });
   } finally {
     client.destroy();
   }
@@ -70,4 +62,23 @@ export async function startS3(
     },
     process,
   };
+}
+
+async function seed(
+  client: ReturnType<typeof sdkClient>,
+  objects: readonly SeedObject[],
+  signal: AbortSignal,
+): Promise<void> {
+  await client.send(new CreateBucketCommand({ Bucket: BUCKET }), { abortSignal: signal });
+  for (const object of objects) {
+    await client.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: object.key,
+        Body: object.bytes,
+        ContentLength: object.bytes.byteLength,
+      }),
+      { abortSignal: signal },
+    );
+  }
 }

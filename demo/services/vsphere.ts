@@ -61,7 +61,9 @@ export async function startVsphere(
       stdout: "piped",
       stderr: "piped",
     }).output();
-    if (!out.success) throw new Error(`govc ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+    if (!out.success) {
+      throw new Error(`govc ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+    }
     return new TextDecoder().decode(out.stdout);
   };
   const location = (dc: string, network?: string) => ({

@@ -13,7 +13,9 @@ import { planReleases } from "../../demo/releases.ts";
 
 async function verify(bytes: Uint8Array, verifier: (log: VerificationLog) => TransformStream) {
   const log = new VerificationLog();
-  await new Response(new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(verifier(log))).arrayBuffer();
+  await new Response(
+    new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(verifier(log)),
+  ).arrayBuffer();
   return log;
 }
 
@@ -26,7 +28,10 @@ function members(tar: Uint8Array): { name: string; size: number; at: number }[] 
     if (tar.subarray(at, at + 512).every((b) => b === 0)) break;
     assert.equal(text(at + 257, 6), "ustar", "ustar magic");
     const stored = parseInt(text(at + 148, 8).trim(), 8);
-    const sum = tar.subarray(at, at + 512).reduce((n, b, i) => n + (i >= 148 && i < 156 ? 32 : b), 0);
+    const sum = tar.subarray(at, at + 512).reduce(
+      (n, b, i) => n + (i >= 148 && i < 156 ? 32 : b),
+      0,
+    );
     assert.equal(stored, sum, `header checksum of member at ${at}`);
     const size = parseInt(text(at + 124, 12), 8);
     out.push({ name: text(at, 100), size, at: at + 512 });
@@ -38,7 +43,11 @@ function members(tar: Uint8Array): { name: string; size: number; at: number }[] 
 Deno.test("a generated OVA has the OVF first, a correct SHA256 manifest and a streamOptimized VMDK", async () => {
   const { bytes, members: names } = ovaImage({ baseName: "flatcar-x", totalBytes: 300_000 });
   const found = members(bytes);
-  assert.deepEqual(found.map((m) => m.name), ["flatcar-x.ovf", "flatcar-x.mf", "flatcar-x-disk1.vmdk"]);
+  assert.deepEqual(found.map((m) => m.name), [
+    "flatcar-x.ovf",
+    "flatcar-x.mf",
+    "flatcar-x-disk1.vmdk",
+  ]);
   assert.deepEqual(names, found.map((m) => m.name));
   assert.ok(Math.abs(bytes.byteLength - 300_000) < 20_000, `size ${bytes.byteLength} near 300000`);
 
@@ -46,7 +55,10 @@ Deno.test("a generated OVA has the OVF first, a correct SHA256 manifest and a st
   const manifest = new TextDecoder().decode(data(1));
   for (const i of [0, 2]) {
     const sum = createHash("sha256").update(data(i)).digest("hex");
-    assert.ok(manifest.includes(`SHA256(${found[i].name})= ${sum}\n`), `manifest line of ${found[i].name}`);
+    assert.ok(
+      manifest.includes(`SHA256(${found[i].name})= ${sum}\n`),
+      `manifest line of ${found[i].name}`,
+    );
   }
   const ovf = new TextDecoder().decode(data(0));
   assert.match(ovf, new RegExp(`ovf:href="flatcar-x-disk1.vmdk" ovf:size="${found[2].size}"`));

@@ -24,10 +24,13 @@ Deno.test("rest_client_requests_total counts each request by code, method and ho
   await assert.rejects(transport.fetch({ method: "DELETE", path: "/down" }), /refused/);
   const text = await registry.metrics();
   const lines = text.split("\n").filter((l) => l.startsWith("rest_client_requests_total{"));
-  assert.deepEqual(lines.sort(), [
-    'rest_client_requests_total{code="200",method="GET",host="10.0.0.1:6443"} 2',
-    'rest_client_requests_total{code="404",method="PATCH",host="10.0.0.1:6443"} 1',
-    'rest_client_requests_total{code="<error>",method="DELETE",host="10.0.0.1:6443"} 1',
-  ].sort());
+  assert.deepEqual(
+    lines.sort(),
+    [
+      'rest_client_requests_total{code="200",method="GET",host="10.0.0.1:6443"} 2',
+      'rest_client_requests_total{code="404",method="PATCH",host="10.0.0.1:6443"} 1',
+      'rest_client_requests_total{code="<error>",method="DELETE",host="10.0.0.1:6443"} 1',
+    ].sort(),
+  );
   assert.equal(transport.server, "https://10.0.0.1:6443/");
 });
