@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { s3rverUnavailable } from "./support/s3rver.ts";
-import { opensslAvailable, opensslMissing } from "./support/tls.ts";
 import { vcsimUnavailable } from "./support/vcsim.ts";
 
 const MAIN = new URL("../demo/main.ts", import.meta.url).pathname;

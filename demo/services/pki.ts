@@ -3,7 +3,7 @@
  * the operator verifies TLS as it would in production (`credentials.caCert`), never `insecure`.
  * The files are kept in the demo's directory with everything else it made.
  */
-import { testPki } from "../../tests/support/tls.ts";
+import { localCertificates } from "../tls/certificates.ts";
 
 export interface DemoPki {
   caCert: string;
@@ -13,20 +13,15 @@ export interface DemoPki {
 }
 
 export async function demoPki(dir: string): Promise<DemoPki> {
-  const pki = await testPki();
-  try {
-    await Deno.mkdir(`${dir}/tls`, { recursive: true });
-    const keep = async (name: string) => {
-      await Deno.copyFile(`${pki.dir}/${name}`, `${dir}/tls/${name}`);
-      return `${dir}/tls/${name}`;
-    };
-    return {
-      caCert: pki.caCert,
-      caPath: await keep(pki.caCertPath.slice(pki.dir.length + 1)),
-      certPath: await keep("server.crt"),
-      keyPath: await keep("server.key"),
-    };
-  } finally {
-    await pki.remove();
-  }
+  const { ca, server } = await localCertificates();
+  await Deno.mkdir(`${dir}/tls`, { recursive: true });
+  const paths = {
+    caPath: `${dir}/tls/ca.crt`,
+    certPath: `${dir}/tls/server.crt`,
+    keyPath: `${dir}/tls/server.key`,
+  };
+  await Deno.writeTextFile(paths.caPath, ca.cert);
+  await Deno.writeTextFile(paths.certPath, server.cert);
+  await Deno.writeTextFile(paths.keyPath, server.key, { mode: 0o600 });
+  return { caCert: ca.cert, ...paths };
 }
