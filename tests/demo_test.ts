@@ -9,8 +9,7 @@ import { s3rverUnavailable } from "./support/s3rver.ts";
 import { vcsimUnavailable } from "./support/vcsim.ts";
 
 const MAIN = new URL("../demo/main.ts", import.meta.url).pathname;
-const unavailable = (await s3rverUnavailable()) ??
-  (opensslAvailable() ? undefined : opensslMissing);
+const unavailable = await s3rverUnavailable();
 const vsphere = (await vcsimUnavailable()) === undefined;
 
 async function demo(
