@@ -110,6 +110,9 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
       `local S3 (s3rver) seeded with ${objects.length} objects`,
       () => startS3(options.dir, objects, signal),
     );
+    // Only the sizes are needed from here on; the bytes (two images) can go.
+    const sizes = new Map(objects.map((o) => [o.key, o.bytes.byteLength]));
+    objects.length = 0;
     processes.push(s3.process);
     const starters: Record<Platform, () => Promise<PlatformService>> = {
       proxmox: () => startProxmox(options.dir, pki, signal),
@@ -239,7 +242,6 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
     );
 
     const metrics = await fetch(operator.metricsUrl, { signal }).then((r) => r.text());
-    const sizes = new Map(objects.map((o) => [o.key, o.bytes.byteLength]));
     const sizeOf = (image: string) => {
       const release = plan.releases.find((r) => nodeImageOf(r).name === image)!;
       return sizes.get(nodeImageOf(release).s3Key) ?? 0;
