@@ -188,3 +188,55 @@ serverTest("/metrics answers only callers the API server lets get /metrics", asy
     await server.release();
   }
 });
+
+/** A transport that answers every request with `status`, or fails to connect. */
+function brokenTransport(status?: number): KubeTransport & { calls: number } {
+  return {
+    server: "https://api.invalid",
+    calls: 0,
+    fetch(this: { calls: number }) {
+      this.calls++;
+      if (status === undefined) return Promise.reject(new Error("connection refused"));
+      return Promise.resolve(
+        new Response(JSON.stringify({ kind: "Status", message: "nope", code: status }), { status }),
+      );
+    },
+  };
+}
+
+Deno.test("a review that cannot be made is a 500, never cached, and the token is not logged", async (t) => {
+  for (const status of [undefined, 403, 503]) {
+    await t.step(`API server ${status ?? "unreachable"}`, async () => {
+      const lines: string[] = [];
+      const transport = brokenTransport(status);
+      const { Logger } = await import("../../lib/log.ts");
+      const auth = new MetricsAuth({
+        transport,
+        log: new Logger({ format: "json", level: "debug", sink: (line) => lines.push(line) }),
+      });
+      const request = () =>
+        new Request("https://localhost/metrics", {
+          headers: { authorization: "Bearer secret-token-value" },
+        });
+      const first = await auth.check(request());
+      assert.equal(first?.status, 500);
+      assert.equal(await first?.text(), "Authentication failed\n");
+      assert.equal((await auth.check(request()))?.status, 500);
+      assert.equal(transport.calls, 2, "the failure was not cached");
+      assert.ok(lines.length > 0);
+      for (const line of lines) assert.ok(!line.includes("secret-token-value"), line);
+    });
+  }
+});
+
+Deno.test("the caches stay bounded whatever tokens callers send", async () => {
+  const { TtlCache } = await import("../../lib/server/ttl_cache.ts");
+  const clock = new FakeClock();
+  const cache = new TtlCache<number>({ clock, maxEntries: 3 });
+  for (let i = 0; i < 10; i++) cache.set(`token-${i}`, i, 60_000);
+  assert.equal(cache.size, 3);
+  assert.equal(cache.get("token-0"), undefined, "the oldest went first");
+  assert.equal(cache.get("token-9"), 9);
+  await clock.advance(60_000);
+  assert.equal(cache.get("token-9"), undefined, "expired");
+});
