@@ -278,7 +278,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     const code = await runOperator({
       kubeconfig: flags.kubeconfig as string | undefined,
       context: flags.context as string | undefined,
-      env: Deno.env.toObject(),
+      env: operatorEnvironment(),
       leaderElect: flags["leader-elect"] as boolean,
       leaderElectionId: flags["leader-election-id"] as string,
       leaderElectionNamespace: flags["leader-election-namespace"] as string | undefined,
@@ -332,6 +332,23 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     resolver.close();
     clearTimeout(shutdownGuard);
   }
+}
+
+/**
+ * Every environment variable the operator reads: where to find a kubeconfig, and the in-cluster
+ * API server. The container grants exactly these (`--allow-env=…` in the Containerfile; a test
+ * compares the two) and ignores the rest (`--ignore-env`: libraries reading other variables,
+ * e.g. the AWS SDK's `AWS_*` settings, see them unset).
+ */
+export const OPERATOR_ENVIRONMENT = [
+  "KUBECONFIG",
+  "HOME",
+  "KUBERNETES_SERVICE_HOST",
+  "KUBERNETES_SERVICE_PORT",
+] as const;
+
+function operatorEnvironment(): Record<string, string | undefined> {
+  return Object.fromEntries(OPERATOR_ENVIRONMENT.map((name) => [name, Deno.env.get(name)]));
 }
 
 /** `--sync-period`: a relist of everything more often than a minute would be a load, not a repair. */
