@@ -31,6 +31,7 @@ import { DurationError, parseNonNegativeGoDuration } from "./lib/duration.ts";
 import { dns1123LabelProblem } from "./lib/kube/object_names.ts";
 import { KubeConfigError } from "./lib/kube/config.ts";
 import { BindAddressError, parseBindAddress } from "./lib/server/bind_address.ts";
+import { MetricsCertificateError } from "./lib/server/metrics_certificate.ts";
 
 /**
  * Flags of the Go operator that have no equivalent here. They are accepted, so a Deployment
@@ -38,14 +39,6 @@ import { BindAddressError, parseBindAddress } from "./lib/server/bind_address.ts
  */
 const GO_ONLY_FLAGS: Record<string, FlagSpec> = Object.fromEntries(
   [
-    [
-      "metrics-secure",
-      "bool",
-      "metrics are served over plain HTTP (restrict with a NetworkPolicy)",
-    ],
-    ["metrics-cert-path", "string", "metrics are served over plain HTTP"],
-    ["metrics-cert-name", "string", "metrics are served over plain HTTP"],
-    ["metrics-cert-key", "string", "metrics are served over plain HTTP"],
     ["webhook-cert-path", "string", "there are no webhooks"],
     ["webhook-cert-name", "string", "there are no webhooks"],
     ["webhook-cert-key", "string", "there are no webhooks"],
@@ -86,7 +79,28 @@ const OPERATOR_FLAGS: Record<string, FlagSpec> = {
   "metrics-bind-address": {
     kind: "string",
     default: "0",
-    usage: "Address of /metrics (e.g. :8080); 0 disables",
+    usage: "Address of /metrics (e.g. :8443, or :8080 with --metrics-secure=false); 0 disables",
+  },
+  "metrics-secure": {
+    kind: "bool",
+    default: true,
+    usage: "Serve /metrics over HTTPS to callers the API server authenticates (TokenReview) and " +
+      "authorises for get on /metrics (SubjectAccessReview); false serves plain HTTP to anyone",
+  },
+  "metrics-cert-path": {
+    kind: "string",
+    usage: "Directory of the metrics certificate and key; without it a self-signed certificate " +
+      "is made at start",
+  },
+  "metrics-cert-name": {
+    kind: "string",
+    default: "tls.crt",
+    usage: "Certificate file in --metrics-cert-path",
+  },
+  "metrics-cert-key": {
+    kind: "string",
+    default: "tls.key",
+    usage: "Private key file in --metrics-cert-path",
   },
   "graceful-shutdown-timeout": {
     kind: "string",
@@ -264,12 +278,18 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     const code = await runOperator({
       kubeconfig: flags.kubeconfig as string | undefined,
       context: flags.context as string | undefined,
-      env: Deno.env.toObject(),
+      env: operatorEnvironment(),
       leaderElect: flags["leader-elect"] as boolean,
       leaderElectionId: flags["leader-election-id"] as string,
       leaderElectionNamespace: flags["leader-election-namespace"] as string | undefined,
       healthProbeBindAddress: flags["health-probe-bind-address"] as string,
       metricsBindAddress: flags["metrics-bind-address"] as string,
+      metricsSecure: flags["metrics-secure"] as boolean,
+      metricsCert: {
+        path: flags["metrics-cert-path"] as string | undefined,
+        name: flags["metrics-cert-name"] as string,
+        key: flags["metrics-cert-key"] as string,
+      },
       syncPeriodMs,
       log,
       setup: (ctx) => {
@@ -288,7 +308,8 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       onListening: ({ health, metrics }) =>
         log.info("Listening", {
           health: health && `${health.hostname}:${health.port}`,
-          metrics: metrics && `${metrics.hostname}:${metrics.port}`,
+          metrics: metrics &&
+            `${flags["metrics-secure"] ? "https" : "http"}://${metrics.hostname}:${metrics.port}`,
         }),
     }, stop.signal);
     log.info("Stopped", { exitCode: code });
@@ -311,6 +332,23 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     resolver.close();
     clearTimeout(shutdownGuard);
   }
+}
+
+/**
+ * Every environment variable the operator reads: where to find a kubeconfig, and the in-cluster
+ * API server. The container grants exactly these (`--allow-env=…` in the Containerfile; a test
+ * compares the two) and ignores the rest (`--ignore-env`: libraries reading other variables,
+ * e.g. the AWS SDK's `AWS_*` settings, see them unset).
+ */
+export const OPERATOR_ENVIRONMENT = [
+  "KUBECONFIG",
+  "HOME",
+  "KUBERNETES_SERVICE_HOST",
+  "KUBERNETES_SERVICE_PORT",
+] as const;
+
+function operatorEnvironment(): Record<string, string | undefined> {
+  return Object.fromEntries(OPERATOR_ENVIRONMENT.map((name) => [name, Deno.env.get(name)]));
 }
 
 /** `--sync-period`: a relist of everything more often than a minute would be a load, not a repair. */
@@ -349,7 +387,9 @@ function startupConfigurationError(
   error: unknown,
   flags: Record<string, unknown>,
 ): string | undefined {
-  if (error instanceof KubeConfigError) return error.message;
+  if (error instanceof KubeConfigError || error instanceof MetricsCertificateError) {
+    return error.message;
+  }
   if (error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable) {
     return `Cannot listen on --health-probe-bind-address "${
       flags["health-probe-bind-address"]

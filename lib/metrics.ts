@@ -18,11 +18,13 @@ import {
   type Metric,
   Registry,
 } from "prom-client";
+import { fitProcessMetrics } from "./process_metrics.ts";
 
 /** A registry with the default process metrics (CPU, memory, file descriptors, event loop). */
 export function createRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  fitProcessMetrics(registry);
   return registry;
 }
 

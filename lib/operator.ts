@@ -20,7 +20,13 @@ import { countingTransport } from "./kube/request_metrics.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { ControllerMetrics, createRegistry, LeaderElectionMetrics } from "./metrics.ts";
 import { prometheusQueueMetrics } from "./queue/mod.ts";
-import { OperatorServer, Readiness } from "./server/mod.ts";
+import {
+  loadMetricsCertificate,
+  MetricsAuth,
+  OperatorServer,
+  parseBindAddress,
+  Readiness,
+} from "./server/mod.ts";
 import type { Registry } from "prom-client";
 
 export interface OperatorOptions {
@@ -36,6 +42,16 @@ export interface OperatorOptions {
   leaseDurations?: { leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
   healthProbeBindAddress: string;
   metricsBindAddress: string;
+  /**
+   * `--metrics-secure`: `/metrics` over HTTPS, admitting only callers the API server
+   * authenticates and authorises (lib/server/metrics_auth.ts). Off unless set here; main.ts
+   * turns it on by default as the Go operator does.
+   */
+  metricsSecure?: boolean;
+  /** `--metrics-cert-path`, `--metrics-cert-name`, `--metrics-cert-key`. */
+  metricsCert?: { path?: string; name?: string; key?: string };
+  /** Host names for a self-signed metrics certificate; default this host's name. */
+  metricsCertNames?: string[];
   /** `--sync-period`: every cache is relisted and every object reconciled again this often. */
   syncPeriodMs?: number;
   log: Logger;
@@ -91,6 +107,17 @@ export function createSetupContext(
 /** Runs until `signal` aborts (exit code 0) or leadership is lost (exit code 1). */
 export async function runOperator(options: OperatorOptions, signal: AbortSignal): Promise<number> {
   const log = options.log;
+  // Before anything connects: a certificate that cannot be loaded is a start-up error.
+  const secure = options.metricsSecure && parseBindAddress(options.metricsBindAddress);
+  const metricsTls = secure
+    ? await loadMetricsCertificate({
+      certPath: options.metricsCert?.path,
+      certName: options.metricsCert?.name,
+      keyName: options.metricsCert?.key,
+      dnsNames: options.metricsCertNames ?? [Deno.hostname()],
+    })
+    : undefined;
+  if (metricsTls) log.info("Metrics are served over HTTPS", { certificate: metricsTls.source });
   const kube = loadKubeConfig({
     kubeconfig: options.kubeconfig,
     context: options.context,
@@ -143,6 +170,10 @@ export async function runOperator(options: OperatorOptions, signal: AbortSignal)
   const server = new OperatorServer({
     healthProbeBindAddress: options.healthProbeBindAddress,
     metricsBindAddress: options.metricsBindAddress,
+    metricsTls,
+    metricsAuth: metricsTls
+      ? new MetricsAuth({ transport: kube.transport, clock: options.clock, log })
+      : undefined,
     readiness,
     registry,
     log,

@@ -64,6 +64,7 @@ Deno.test("a failed configuration reload shows in /readyz and /metrics while the
       `--config=${values}`,
       `--health-probe-bind-address=127.0.0.1:${health}`,
       `--metrics-bind-address=127.0.0.1:${metrics}`,
+      "--metrics-secure=false",
     ],
     stdout: "null",
     stderr: "piped",

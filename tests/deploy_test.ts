@@ -21,6 +21,7 @@ const root = new URL("..", import.meta.url).pathname;
 const BASE = "deploy/base";
 const VALUES_EXAMPLE = "deploy/examples/values-config";
 const FLAGS_EXAMPLE = "deploy/examples/go-flags";
+const MONITOR_EXAMPLE = "deploy/examples/service-monitor";
 const NAMESPACE = "giantswarm";
 
 function kubectlVersion(): string | undefined {
@@ -272,7 +273,17 @@ const CLUSTER_NEEDS: { type: ResourceType; subresource?: string; verbs: string[]
   // Events land in the regarded object's namespace (`default` for a Release): cluster-wide.
   { type: EVENTS, verbs: ["create", "patch"] },
   { type: CORE_EVENTS, verbs: ["create", "patch"] },
+  // Secure metrics: who a scraper's token is, and whether it may get /metrics.
+  { type: review("authentication.k8s.io", "tokenreviews", "TokenReview"), verbs: ["create"] },
+  {
+    type: review("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview"),
+    verbs: ["create"],
+  },
 ];
+
+function review(group: string, plural: string, kind: string): ResourceType {
+  return { group, version: "v1", plural, kind, namespaced: false };
+}
 const LEASE_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"];
 
 const resourceOf = (need: { type: ResourceType; subresource?: string }) =>
@@ -464,7 +475,10 @@ Deno.test({
     const healthPort = portOf(flagValue(container.args, "health-probe-bind-address") ?? "");
     const metricsPort = portOf(flagValue(container.args, "metrics-bind-address") ?? "");
     assert.equal(healthPort, 8081);
-    assert.equal(metricsPort, 8080);
+    // The Go chart's: HTTPS behind TokenReview/SubjectAccessReview (--metrics-secure's default).
+    assert.equal(metricsPort, 8443);
+    assert.equal(flagValue(container.args, "metrics-secure"), undefined);
+    assert.ok(!container.args.includes("--metrics-secure=false"));
 
     assert.equal(container.livenessProbe.httpGet.path, "/healthz");
     assert.equal(containerPort(container, container.livenessProbe.httpGet.port), healthPort);
@@ -493,6 +507,62 @@ Deno.test({
     assert.deepEqual(policy.ingress.flatMap((rule) => rule.ports.map((p) => p.port)), [
       metricsPort,
     ]);
+  },
+});
+
+Deno.test({
+  name: "a metrics-reader ClusterRole grants get on /metrics, and the operator is not bound to it",
+  ignore: !kubectlFound,
+  async fn() {
+    const manifests = await render(BASE);
+    const reader = find(manifests, "ClusterRole", "image-distribution-operator-metrics-reader");
+    assert.deepEqual(reader.rules, [{ nonResourceURLs: ["/metrics"], verbs: ["get"] }]);
+    const bound = manifests.filter((m): m is Binding => m.kind.endsWith("Binding"))
+      .filter((b) => b.roleRef.name === reader.metadata.name);
+    assert.deepEqual(bound, [], "the base binds metrics-reader to nobody; scrapers bind it");
+  },
+});
+
+Deno.test({
+  name: "the ServiceMonitor example scrapes the metrics Service over HTTPS with a bearer token",
+  ignore: !kubectlFound,
+  async fn() {
+    const base = await render(BASE);
+    const example = await render(MONITOR_EXAMPLE);
+    const service = find<Manifest & { spec: { ports: { name: string; port: number }[] } }>(
+      base,
+      "Service",
+    );
+    const monitor = find<
+      Manifest & {
+        spec: {
+          endpoints: {
+            port: string;
+            path: string;
+            scheme: string;
+            bearerTokenFile?: string;
+            tlsConfig?: { insecureSkipVerify?: boolean };
+          }[];
+          selector: { matchLabels: Record<string, string> };
+        };
+      }
+    >(example, "ServiceMonitor");
+    assert.equal(monitor.metadata.namespace, service.metadata.namespace);
+    for (const [key, value] of Object.entries(monitor.spec.selector.matchLabels)) {
+      assert.equal(service.metadata.labels?.[key], value, `the ServiceMonitor's selector ${key}`);
+    }
+    const [endpoint] = monitor.spec.endpoints;
+    const port = service.spec.ports.find((p) => p.name === endpoint.port);
+    assert.ok(port, `the Service has no port named ${endpoint.port}`);
+    assert.equal(port.port, 8443);
+    assert.equal(endpoint.scheme, "https");
+    assert.equal(endpoint.path, "/metrics");
+    assert.equal(endpoint.bearerTokenFile, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+    // The certificate is self-signed unless one is mounted, as with the Go chart.
+    assert.equal(endpoint.tlsConfig?.insecureSkipVerify, true);
+    const binding = find<Binding>(example, "ClusterRoleBinding");
+    assert.equal(binding.roleRef.name, "image-distribution-operator-metrics-reader");
+    find(base, "ClusterRole", binding.roleRef.name);
   },
 });
 

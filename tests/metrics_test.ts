@@ -158,3 +158,23 @@ Deno.test("the registry factory includes default process metrics", async () => {
   assert.match(text, /^process_resident_memory_bytes \d+/m);
   assert.match(text, /^nodejs_eventloop_lag_seconds /m);
 });
+
+Deno.test("without /proc/self, resident memory comes from Deno and the /proc-only metrics go", async () => {
+  const { fitProcessMetrics } = await import("../lib/process_metrics.ts");
+  const { collectDefaultMetrics, Registry } = await import("prom-client");
+  const scoped = new Registry();
+  collectDefaultMetrics({ register: scoped });
+  fitProcessMetrics(scoped, false);
+  const text = await scoped.metrics();
+  const rss = Number(/^process_resident_memory_bytes (\d+)$/m.exec(text)?.[1]);
+  assert.ok(rss > 10 * 1024 * 1024, `a plausible RSS, not 0: ${rss}`);
+  for (const name of ["process_open_fds", "process_max_fds", "process_virtual_memory_bytes"]) {
+    assert.doesNotMatch(text, new RegExp(`^${name} `, "m"), `${name} is left out, not reported as 0`);
+  }
+  assert.match(text, /^process_cpu_seconds_total /m);
+
+  const full = new Registry();
+  collectDefaultMetrics({ register: full });
+  fitProcessMetrics(full, true);
+  assert.equal((await full.getSingleMetric("process_open_fds")?.get())?.values.length, 1);
+});

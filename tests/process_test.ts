@@ -11,6 +11,7 @@ import { parse as parseYaml } from "yaml";
 import { NAMESPACES } from "../lib/kube/resource.ts";
 import { NODE_IMAGES, RELEASE_FINALIZER, RELEASES } from "../lib/names.ts";
 import { NotFoundError } from "../lib/kube/errors.ts";
+import { selfSignedCertificate } from "../lib/server/mod.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CRDS = new URL("../crds", import.meta.url).pathname;
@@ -60,12 +61,49 @@ Deno.test("the operator process becomes ready, leads, and releases its lease on 
   const leases = new ResourceClient<Lease>(transport, LEASES);
   const healthPort = freePort();
   const metricsPort = freePort();
+  // Secure metrics (the default) with a mounted certificate, scraped by a user the fake's RBAC
+  // lets get /metrics.
+  const tls = await selfSignedCertificate();
+  await Deno.mkdir(`${dir}/certs`);
+  await Deno.writeTextFile(`${dir}/certs/tls.crt`, tls.cert);
+  await Deno.writeTextFile(`${dir}/certs/tls.key`, tls.key);
+  const scraper = server.issueToken({ username: "prometheus", groups: ["system:authenticated"] });
+  const stranger = server.issueToken({ username: "someone", groups: ["system:authenticated"] });
+  for (
+    const [path, body] of [
+      ["/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+        metadata: { name: "metrics-reader" },
+        rules: [{ nonResourceURLs: ["/metrics"], verbs: ["get"] }],
+      }],
+      ["/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+        metadata: { name: "prometheus-metrics-reader" },
+        roleRef: {
+          apiGroup: "rbac.authorization.k8s.io",
+          kind: "ClusterRole",
+          name: "metrics-reader",
+        },
+        subjects: [{ kind: "User", name: "prometheus" }],
+      }],
+    ] as const
+  ) {
+    const response = await transport.fetch({ method: "POST", path, body });
+    assert.equal(response.status, 201, await response.text());
+  }
+  const client = Deno.createHttpClient({ caCerts: [tls.cert] });
+  const scrape = async (token: string) => {
+    const response = await fetch(`https://localhost:${metricsPort}/metrics`, {
+      client,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    return { status: response.status, body: await response.text() };
+  };
   const child = startOperator([
     `--kubeconfig=${kubeconfig}`,
     "--leader-elect",
     "--leader-election-namespace=default",
     `--health-probe-bind-address=127.0.0.1:${healthPort}`,
     `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+    `--metrics-cert-path=${dir}/certs`,
   ]);
   const output = Promise.all([
     new Response(child.stdout).text(),
@@ -85,14 +123,17 @@ Deno.test("the operator process becomes ready, leads, and releases its lease on 
     assert.equal(lease.spec?.leaseDurationSeconds, 15);
 
     const metrics = await eventually("leadership in the metrics", async () => {
-      const { body } = await get(`http://127.0.0.1:${metricsPort}/metrics`);
+      const { body } = await scrape(scraper);
       return /leader_election_master_status\{name="fcf824fa.giantswarm.io"\} 1/.test(body)
         ? body
         : undefined;
     });
     assert.match(metrics, /process_resident_memory_bytes/);
+    assert.equal((await scrape(stranger)).status, 403);
+    assert.equal((await scrape("no-such-token")).status, 401);
   } finally {
     child.kill("SIGTERM");
+    client.close();
   }
   const status = await child.status;
   const [, stderr] = await output;
@@ -144,7 +185,7 @@ Deno.test("the Go operator's flags are accepted, with a warning for those that d
   }).output();
   const text = new TextDecoder().decode(stderr);
   assert.equal(code, 2, "past flag parsing, stopped only by the missing kubeconfig");
-  assert.match(text, /Flag --metrics-secure is accepted for compatibility and has no effect/);
+  assert.doesNotMatch(text, /Flag --metrics-secure is accepted/, "it is implemented now");
   assert.match(text, /Flag --enable-http2 is accepted for compatibility/);
 });
 

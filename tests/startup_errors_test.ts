@@ -120,6 +120,12 @@ vsphere:
         says: [/--metrics-bind-address/, /port/],
       },
       {
+        name: "a metrics certificate directory without the key",
+        args: ["--metrics-bind-address=127.0.0.1:0", "--metrics-cert-path=$DIR"],
+        files: { "tls.crt": "-----BEGIN CERTIFICATE-----\n" },
+        says: [/Cannot read --metrics-cert-key file \\?".*\/tls\.key/],
+      },
+      {
         name: "a malformed health probe bind address",
         args: ["--health-probe-bind-address=localhost"],
         says: [/--health-probe-bind-address/],

@@ -14,3 +14,11 @@ export {
   type OperatorServerOptions,
   type RunningOperatorServer,
 } from "./operator_server.ts";
+export {
+  loadMetricsCertificate,
+  type MetricsCertificate,
+  MetricsCertificateError,
+  type MetricsCertificateOptions,
+} from "./metrics_certificate.ts";
+export { MetricsAuth, type MetricsAuthOptions, type UserInfo } from "./metrics_auth.ts";
+export { type CertificateAndKey, selfSignedCertificate } from "./self_signed_certificate.ts";

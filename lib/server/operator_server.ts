@@ -2,7 +2,12 @@
  * The operator's own HTTP endpoints: `/healthz` and `/readyz` on the health probe address,
  * `/metrics` on the metrics address, like controller-runtime's manager
  * (`--health-probe-bind-address`, `--metrics-bind-address`; `0` disables a server). When both
- * addresses are equal one listener serves all three paths.
+ * addresses are equal one listener serves all three paths, unless metrics are secure.
+ *
+ * Secure metrics (`--metrics-secure`, the Go operator's default): `/metrics` is served over
+ * HTTPS with the given certificate, and each request passes `metricsAuth` (TokenReview and
+ * SubjectAccessReview) first. The probes stay on their own plain-HTTP listener, since the
+ * kubelet probes them without a token.
  *
  * Probe semantics follow Kubernetes: `ok` (200) when every check passes, otherwise 503 with
  * one `[+]name ok` / `[-]name failed: reason` line per check; `?verbose` forces the list,
@@ -17,6 +22,8 @@ import { type Logger, silentLogger } from "../log.ts";
 import { type BindAddress, parseBindAddress } from "./bind_address.ts";
 import { EventLoopMonitor } from "./event_loop_monitor.ts";
 import { Readiness, renderReport } from "./health_checks.ts";
+import type { MetricsAuth } from "./metrics_auth.ts";
+import type { CertificateAndKey } from "./self_signed_certificate.ts";
 
 export interface OperatorServerOptions {
   /** `host:port`, `:port` or `0`; the Go operator's default is `:8081`. */
@@ -29,6 +36,10 @@ export interface OperatorServerOptions {
   liveness?: Readiness;
   /** Served at `/metrics`. */
   registry: Registry;
+  /** Serve `/metrics` over HTTPS with this certificate, behind `metricsAuth`. */
+  metricsTls?: CertificateAndKey;
+  /** Admits or refuses each `/metrics` request; required with `metricsTls`. */
+  metricsAuth?: MetricsAuth;
   log?: Logger;
   /** For the event loop monitor; injected in tests. */
   clock?: Clock;
@@ -58,6 +69,8 @@ export class OperatorServer {
   readonly #health?: BindAddress;
   readonly #metrics?: BindAddress;
   readonly #eventLoop: EventLoopMonitor;
+  readonly #metricsTls?: CertificateAndKey;
+  readonly #metricsAuth?: MetricsAuth;
   #wasReady?: boolean;
 
   /** @throws {BindAddressError} when an address flag cannot be parsed. */
@@ -67,6 +80,11 @@ export class OperatorServer {
     this.readiness = options.readiness;
     this.liveness = options.liveness ?? new Readiness();
     this.#registry = options.registry;
+    this.#metricsTls = options.metricsTls;
+    this.#metricsAuth = options.metricsAuth;
+    if (this.#metricsTls && !this.#metricsAuth) {
+      throw new TypeError("Secure metrics need metricsAuth as well as a certificate");
+    }
     this.#log = (options.log ?? silentLogger).with({ component: "http-server" });
     this.#eventLoop = new EventLoopMonitor({ clock: options.clock });
     this.liveness.addCheck("event-loop", this.#eventLoop.check);
@@ -81,15 +99,33 @@ export class OperatorServer {
       "/healthz": (req, url) => this.#probe("healthz", this.liveness, req, url),
       "/readyz": (req, url) => this.#probe("readyz", this.readiness, req, url),
     };
-    const metricsRoutes: Record<string, Route> = { "/metrics": () => this.#serveMetrics() };
-    const listeners: { address: BindAddress; routes: Record<string, Route>; kind: string }[] = [];
+    const auth = this.#metricsAuth;
+    const metricsRoutes: Record<string, Route> = {
+      "/metrics": auth
+        ? async (req) => (await auth.check(req)) ?? await this.#serveMetrics()
+        : () => this.#serveMetrics(),
+    };
+    const listeners: {
+      address: BindAddress;
+      routes: Record<string, Route>;
+      kind: string;
+      tls?: CertificateAndKey;
+    }[] = [];
     if (this.#health) {
       listeners.push({ address: this.#health, routes: healthRoutes, kind: "health" });
     }
     if (this.#metrics) {
       const same = listeners.find((l) => sameAddress(l.address, this.#metrics!));
-      if (same && this.#metrics.port !== 0) Object.assign(same.routes, metricsRoutes);
-      else listeners.push({ address: this.#metrics, routes: metricsRoutes, kind: "metrics" });
+      if (same && this.#metrics.port !== 0 && !this.#metricsTls) {
+        Object.assign(same.routes, metricsRoutes);
+      } else {
+        listeners.push({
+          address: this.#metrics,
+          routes: metricsRoutes,
+          kind: "metrics",
+          tls: this.#metricsTls,
+        });
+      }
     }
 
     // Each server gets its own controller so a failed bind can close the ones already open.
@@ -99,7 +135,9 @@ export class OperatorServer {
     const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
     try {
       for (const listener of listeners) {
-        servers.push(this.#listen(listener.address, listener.routes, stop.signal));
+        servers.push(
+          this.#listen(listener.address, listener.routes, stop.signal, listener.tls),
+        );
       }
     } catch (error) {
       stop.abort();
@@ -122,6 +160,7 @@ export class OperatorServer {
       this.#log.info("Serving", {
         address: `${addr.hostname}:${addr.port}`,
         paths: Object.keys(listener.routes),
+        scheme: listener.tls ? "https" : "http",
       });
     });
     return result;
@@ -131,11 +170,13 @@ export class OperatorServer {
     address: BindAddress,
     routes: Record<string, Route>,
     signal: AbortSignal,
+    tls?: CertificateAndKey,
   ): Deno.HttpServer<Deno.NetAddr> {
     return Deno.serve({
       hostname: address.hostname,
       port: address.port,
       signal,
+      ...(tls ? { cert: tls.cert, key: tls.key } : {}),
       onListen: () => {},
       onError: (error) => {
         this.#log.error("HTTP handler failed", { error });

@@ -18,9 +18,11 @@ import { ApiHandler, type RequestStats } from "./server.ts";
 import { kubeconfigYaml } from "./kubeconfig.ts";
 import { ApiFailure } from "./status.ts";
 import type { StoreSnapshot } from "./store.ts";
+import type { UserInfo } from "./access_review.ts";
 
 export type { FaultMatch, FaultResponse } from "./faults.ts";
 export type { StoreSnapshot } from "./store.ts";
+export type { UserInfo } from "./access_review.ts";
 
 export interface FakeApiServerOptions {
   /** 0 / undefined = any free port. */
@@ -38,7 +40,10 @@ export interface FakeApiServerOptions {
   freshnessTimeoutMs?: number;
   /** Retained watch events before compaction, default 10_000. */
   historyLimit?: number;
-  /** If set, require `Authorization: Bearer <token>`. */
+  /**
+   * If set, require `Authorization: Bearer <token>`: this admin token (user `admin` in
+   * `system:masters`) or one the server issued (TokenRequest, `issueToken`).
+   */
   token?: string;
   /** PEM certificate and key; serve HTTPS. */
   tls?: { cert: string; key: string };
@@ -169,6 +174,14 @@ export class FakeApiServer {
   /** Number of watch streams currently open (handy to wait for a client to connect). */
   get openWatches(): number {
     return this.#handler.watches.size;
+  }
+
+  /**
+   * A token for `user`, accepted by this server and its TokenReviews (until `expiresAt`, epoch
+   * ms, when given). ServiceAccount tokens come from TokenRequest, as on a real server.
+   */
+  issueToken(user: UserInfo, expiresAt?: number): string {
+    return this.#handler.reviews.issueToken(user, expiresAt);
   }
 
   /** The current global resourceVersion. */

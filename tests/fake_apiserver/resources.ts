@@ -1,5 +1,6 @@
 /**
- * The resource types the fake serves: built-ins (namespaces, both event APIs, leases, CRDs) and
+ * The resource types the fake serves: built-ins (namespaces, both event APIs, leases, CRDs,
+ * ServiceAccounts and RBAC's four types, for the reviews in access_review.ts) and
  * one definition per CustomResourceDefinition it is given.
  *
  * Deviations: built-in types carry no schema; Events and Leases get kube-apiserver's own
@@ -174,6 +175,27 @@ export function builtinResources(): ResourceDef[] {
       name: "v1",
       printerColumns: [{ name: "Holder", type: "string", jsonPath: ".spec.holderIdentity" }, AGE],
     }),
+    builtin({
+      group: "",
+      plural: "serviceaccounts",
+      kind: "ServiceAccount",
+      namespaced: true,
+      shortNames: ["sa"],
+    }, { name: "v1", printerColumns: [AGE] }),
+    // Stored as given; access_review.ts reads them to answer SubjectAccessReviews.
+    ...[
+      ["roles", "Role", true],
+      ["rolebindings", "RoleBinding", true],
+      ["clusterroles", "ClusterRole", false],
+      ["clusterrolebindings", "ClusterRoleBinding", false],
+    ].map(([plural, kind, namespaced]) =>
+      builtin({
+        group: "rbac.authorization.k8s.io",
+        plural: plural as string,
+        kind: kind as string,
+        namespaced: namespaced as boolean,
+      }, { name: "v1", printerColumns: [AGE] })
+    ),
     builtin({
       group: "apiextensions.k8s.io",
       plural: "customresourcedefinitions",

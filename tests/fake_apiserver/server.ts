@@ -49,6 +49,7 @@ import {
   toTable,
 } from "./table.ts";
 import { WatchHub } from "./watch.ts";
+import { AccessReviews } from "./access_review.ts";
 
 export interface ApiHandlerOptions {
   bookmarkIntervalMs: number;
@@ -84,6 +85,12 @@ interface Route {
 
 const JSON_HEADERS = { "content-type": "application/json" };
 
+/** The create-only review endpoints (access_review.ts). */
+const REVIEW_PATHS: Record<string, "token" | "access"> = {
+  "/apis/authentication.k8s.io/v1/tokenreviews": "token",
+  "/apis/authorization.k8s.io/v1/subjectaccessreviews": "access",
+};
+
 function json(body: unknown, code = 200, extra: HeadersInit = {}): Response {
   const headers = new Headers(JSON_HEADERS);
   for (const [k, v] of new Headers(extra)) headers.append(k, v);
@@ -102,6 +109,8 @@ export class ApiHandler {
   readonly watches: WatchHub;
   readonly faults: Faults;
   readonly stats = new RequestStats();
+  /** Tokens and the TokenReview, SubjectAccessReview and TokenRequest answers. */
+  readonly reviews: AccessReviews;
   /** host:port for `/api` serverAddressByClientCIDRs; set once listening. */
   serverAddress = "127.0.0.1:0";
   readonly #token?: string;
@@ -113,6 +122,7 @@ export class ApiHandler {
     this.#token = options.token;
     this.store = new ObjectStore({ historyLimit: options.historyLimit });
     this.registry = new Registry(this.store, this.catalog, this.#now);
+    this.reviews = new AccessReviews(this.store, this.#now, options.token);
     this.lister = new Lister(this.store);
     this.watches = new WatchHub(
       this.store,
@@ -138,11 +148,14 @@ export class ApiHandler {
       return new Response("ok", { headers: { "content-type": "text/plain; charset=utf-8" } });
     }
     const route = this.#route(path);
-    const verb = route ? this.#verb(request.method, route, url) : "nonresource";
+    const review = REVIEW_PATHS[path];
+    const verb = route
+      ? this.#verb(request.method, route, url)
+      : review && request.method === "POST"
+      ? "create"
+      : "nonresource";
     this.stats.count(verb);
-    if (
-      this.#token !== undefined && request.headers.get("authorization") !== `Bearer ${this.#token}`
-    ) {
+    if (this.#token !== undefined && !this.#authenticated(request)) {
       return json({
         kind: "Status",
         apiVersion: "v1",
@@ -155,6 +168,26 @@ export class ApiHandler {
     }
     if (this.faults.latencyMs > 0) await this.#delay(this.faults.latencyMs);
     try {
+      if (review) {
+        if (request.method !== "POST") throw methodNotAllowed();
+        const body = await this.#body(request);
+        const answer = review === "token"
+          ? this.reviews.tokenReview(body)
+          : this.reviews.subjectAccessReview(body);
+        return json(answer.body, answer.code);
+      }
+      if (
+        route?.served.def.plural === "serviceaccounts" && route.subresource === "token" &&
+        route.namespace && route.name
+      ) {
+        if (request.method !== "POST") throw methodNotAllowed();
+        const answer = this.reviews.tokenRequest(
+          route.namespace,
+          route.name,
+          await this.#body(request),
+        );
+        return json(answer.body, answer.code);
+      }
       if (!route) return this.#nonResource(request, path);
       const info: RequestInfo = {
         verb,
@@ -175,6 +208,12 @@ export class ApiHandler {
       throw error;
     }
   };
+
+  /** The admin token, or a token the server issued and still honours. */
+  #authenticated(request: Request): boolean {
+    const match = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "");
+    return match !== null && this.reviews.authenticate(match[1]) !== undefined;
+  }
 
   /** Ends every pending latency wait at once (server close/restart), so no timer outlives it. */
   releaseDelays(): void {
