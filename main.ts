@@ -29,7 +29,7 @@ import type { ProviderModule } from "./lib/provider_module.ts";
 import { PROVIDER_MODULES, S3Resolver } from "./providers/mod.ts";
 import { DurationError, parseNonNegativeGoDuration } from "./lib/duration.ts";
 import { dns1123LabelProblem } from "./lib/kube/object_names.ts";
-import { KubeConfigError } from "./lib/kube/config.ts";
+import { DEFAULT_IN_CLUSTER_ROOT, KubeConfigError } from "./lib/kube/config.ts";
 import { BindAddressError, parseBindAddress } from "./lib/server/bind_address.ts";
 import { MetricsCertificateError } from "./lib/server/metrics_certificate.ts";
 
@@ -57,6 +57,11 @@ const OPERATOR_FLAGS: Record<string, FlagSpec> = {
     usage: "Path to a kubeconfig; default KUBECONFIG, ~/.kube/config or in-cluster",
   },
   "context": { kind: "string", usage: "Kubeconfig context to use instead of current-context" },
+  "service-account-dir": {
+    kind: "string",
+    default: DEFAULT_IN_CLUSTER_ROOT,
+    usage: "Directory of the in-cluster service account's token, ca.crt and namespace",
+  },
   "leader-elect": {
     kind: "bool",
     default: false,
@@ -278,6 +283,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     const code = await runOperator({
       kubeconfig: flags.kubeconfig as string | undefined,
       context: flags.context as string | undefined,
+      serviceAccountDir: flags["service-account-dir"] as string,
       env: operatorEnvironment(),
       leaderElect: flags["leader-elect"] as boolean,
       leaderElectionId: flags["leader-election-id"] as string,

@@ -32,6 +32,8 @@ import type { Registry } from "prom-client";
 export interface OperatorOptions {
   kubeconfig?: string;
   context?: string;
+  /** Where the in-cluster service account is mounted; the standard path when omitted. */
+  serviceAccountDir?: string;
   /** Process environment, for kubeconfig discovery. */
   env: Record<string, string | undefined>;
   leaderElect: boolean;
@@ -122,6 +124,7 @@ export async function runOperator(options: OperatorOptions, signal: AbortSignal)
     kubeconfig: options.kubeconfig,
     context: options.context,
     env: options.env,
+    inClusterRoot: options.serviceAccountDir,
   });
   log.info("Using Kubernetes API server", {
     server: kube.transport.server,

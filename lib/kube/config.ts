@@ -7,19 +7,18 @@
  * `current-context` wins; listed files that do not exist are skipped), then `~/.kube/config`,
  * then the in-cluster service account. `--context` overrides the current context.
  *
- * client-node's `KubeConfig` parses each file and does all auth. Two kubectl behaviours it lacks
- * are added before it sees a file: a user's `tokenFile` (client-node knows only `token-file`,
- * reads it once, relative to the working directory) is resolved against the kubeconfig's
- * directory and re-read whenever the file changes; a relative exec `command` containing a slash
- * is resolved against the kubeconfig's directory too. The in-cluster token uses the same
- * re-reading authenticator: client-node's own caches the token for 60 s after a rotation.
+ * Files are parsed with `yaml` and validated here (`KubeClientConfig`, see its module for why
+ * not client-node). Two kubectl behaviours client-node lacked are kept: a user's `tokenFile`
+ * (also spelled `token-file`) is resolved against the kubeconfig's directory and re-read
+ * whenever the file changes; a relative exec `command` containing a slash is resolved against
+ * the kubeconfig's directory too.
  *
  * Guarantees: reads no environment itself (callers pass `env`); every failure is a
  * `KubeConfigError` naming the file or variable; messages never quote tokens or keys.
  */
-import { KubeConfig } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
 import { redactSecrets } from "./errors.ts";
+import { KubeClientConfig, kubeConfigParts } from "./kubeconfig.ts";
 import { KubeConfigTransport } from "./transport.ts";
 
 /** Where the configuration came from. */
@@ -41,7 +40,7 @@ export interface LoadKubeConfigOptions {
 }
 
 export interface LoadedKubeConfig {
-  config: KubeConfig;
+  config: KubeClientConfig;
   /** Sends requests with this configuration; `close()` it on shutdown. */
   transport: KubeConfigTransport;
   /** The context's namespace, the service account's namespace, or `default`. */
@@ -59,8 +58,6 @@ export class KubeConfigError extends Error {
 
 export const DEFAULT_IN_CLUSTER_ROOT = "/var/run/secrets/kubernetes.io/serviceaccount";
 const IN_CLUSTER = "in-cluster";
-/** Auth-provider name of our re-reading token file user (not one client-node handles itself). */
-const TOKEN_FILE_PROVIDER = "image-distribution-operator/token-file";
 
 /**
  * Loads the configuration and builds its transport.
@@ -75,7 +72,6 @@ export function loadKubeConfig(options: LoadKubeConfigOptions = {}): LoadedKubeC
   const env = options.env ?? {};
   const found = findConfig(options, env);
   const config = found.config;
-  config.addAuthenticator(new TokenFileAuth());
   const contextName = selectContext(config, options.context, found.description);
   const context = config.getContextObject(contextName)!;
   return {
@@ -89,14 +85,17 @@ export function loadKubeConfig(options: LoadKubeConfigOptions = {}): LoadedKubeC
 }
 
 interface FoundConfig {
-  config: KubeConfig;
+  config: KubeClientConfig;
   source: KubeConfigSource;
   files: string[];
   /** How messages name it: `kubeconfig /a` or `KUBECONFIG files /a, /b`. */
   description: string;
 }
 
-function findConfig(options: LoadKubeConfigOptions, env: Record<string, string | undefined>) {
+function findConfig(
+  options: LoadKubeConfigOptions,
+  env: Record<string, string | undefined>,
+): FoundConfig {
   if (options.kubeconfig) {
     const file = options.kubeconfig;
     if (!isFile(file)) {
@@ -137,7 +136,7 @@ function findConfig(options: LoadKubeConfigOptions, env: Record<string, string |
 }
 
 function found(
-  config: KubeConfig,
+  config: KubeClientConfig,
   source: KubeConfigSource,
   files: string[],
   description: string,
@@ -146,7 +145,7 @@ function found(
 }
 
 /** Reads, parses and validates one kubeconfig file; relative paths are made absolute. */
-function loadFile(file: string): KubeConfig {
+function loadFile(file: string): KubeClientConfig {
   let text: string;
   try {
     text = Deno.readTextFileSync(file);
@@ -169,16 +168,27 @@ function loadFile(file: string): KubeConfig {
   }
   const dir = dirname(file);
   addKubectlPathRules(raw as RawKubeConfig, dir);
-  const config = new KubeConfig();
+  let config: KubeClientConfig;
   try {
-    config.loadFromString(JSON.stringify(raw));
+    config = new KubeClientConfig(kubeConfigParts(raw as Record<string, unknown>));
   } catch (error) {
     throw new KubeConfigError(
       `Invalid kubeconfig ${file}: ${redactSecrets((error as Error).message)}`,
     );
   }
-  config.makePathsAbsolute(dir);
+  makePathsAbsolute(config, dir);
   return config;
+}
+
+/** client-node's rule: CA, certificate and key files are relative to the kubeconfig. */
+function makePathsAbsolute(config: KubeClientConfig, dir: string): void {
+  for (const cluster of config.clusters) {
+    if (cluster.caFile) cluster.caFile = absolute(dir, cluster.caFile);
+  }
+  for (const user of config.users) {
+    if (user.certFile) user.certFile = absolute(dir, user.certFile);
+    if (user.keyFile) user.keyFile = absolute(dir, user.keyFile);
+  }
 }
 
 interface RawKubeConfig {
@@ -192,15 +202,12 @@ function addKubectlPathRules(raw: RawKubeConfig, dir: string): void {
     const user = entry?.user;
     if (!user || typeof user !== "object") continue;
     const tokenFile = user.tokenFile ?? user["token-file"];
+    delete user.tokenFile;
+    delete user["token-file"];
     if (typeof tokenFile === "string" && tokenFile && !user["auth-provider"] && !user.exec) {
       // client-go: "the last successfully read value takes precedence over token".
-      delete user.tokenFile;
-      delete user["token-file"];
       delete user.token;
-      user["auth-provider"] = {
-        name: TOKEN_FILE_PROVIDER,
-        config: { path: absolute(dir, tokenFile) },
-      };
+      user.tokenFile = absolute(dir, tokenFile);
     }
     const exec = user.exec as { command?: unknown } | undefined;
     if (exec && typeof exec.command === "string" && exec.command.includes("/")) {
@@ -210,25 +217,23 @@ function addKubectlPathRules(raw: RawKubeConfig, dir: string): void {
 }
 
 /** kubectl's merge: first definition of each name wins, first `current-context` wins. */
-function merge(configs: KubeConfig[]): KubeConfig {
+function merge(configs: KubeClientConfig[]): KubeClientConfig {
   const firstByName = <T extends { name: string }>(lists: T[][]): T[] => {
     const seen = new Map<string, T>();
     for (const item of lists.flat()) if (!seen.has(item.name)) seen.set(item.name, item);
     return [...seen.values()];
   };
-  const merged = new KubeConfig();
-  merged.loadFromOptions({
+  return new KubeClientConfig({
     clusters: firstByName(configs.map((c) => c.getClusters())),
     users: firstByName(configs.map((c) => c.getUsers())),
     contexts: firstByName(configs.map((c) => c.getContexts())),
     currentContext: configs.map((c) => c.getCurrentContext()).find((name) => name),
   });
-  return merged;
 }
 
 /** Makes `wanted` (or the current context) current, checking it and what it names exist. */
 function selectContext(
-  config: KubeConfig,
+  config: KubeClientConfig,
   wanted: string | undefined,
   description: string,
 ): string {
@@ -272,8 +277,7 @@ function inCluster(host: string, port: string, root: string): FoundConfig {
   const caFile = `${root}/ca.crt`;
   const namespaceFile = `${root}/namespace`;
   const namespace = isFile(namespaceFile) ? Deno.readTextFileSync(namespaceFile).trim() : undefined;
-  const config = new KubeConfig();
-  config.loadFromOptions({
+  const config = new KubeClientConfig({
     clusters: [{
       name: IN_CLUSTER,
       server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
@@ -281,10 +285,7 @@ function inCluster(host: string, port: string, root: string): FoundConfig {
       caFile: isFile(caFile) ? caFile : undefined,
       skipTLSVerify: false,
     }],
-    users: [{
-      name: IN_CLUSTER,
-      authProvider: { name: TOKEN_FILE_PROVIDER, config: { path: tokenFile } },
-    }],
+    users: [{ name: IN_CLUSTER, tokenFile }],
     contexts: [{
       name: IN_CLUSTER,
       cluster: IN_CLUSTER,
@@ -294,44 +295,6 @@ function inCluster(host: string, port: string, root: string): FoundConfig {
     currentContext: IN_CLUSTER,
   });
   return found(config, "in-cluster", [tokenFile], "the in-cluster configuration");
-}
-
-type Authenticator = Parameters<KubeConfig["addAuthenticator"]>[0];
-
-/**
- * Bearer token from a file, re-read whenever the file changes (projected service-account
- * tokens rotate by an atomic symlink swap, which changes inode and mtime). One `stat` per
- * request; if a re-read fails or finds the file empty mid-rotation, the last good token is sent.
- */
-class TokenFileAuth implements Authenticator {
-  readonly #cache = new Map<string, { stamp: string; token: string }>();
-
-  isAuthProvider(user: Parameters<Authenticator["isAuthProvider"]>[0]): boolean {
-    return user.authProvider?.name === TOKEN_FILE_PROVIDER;
-  }
-
-  async applyAuthentication(
-    user: Parameters<Authenticator["applyAuthentication"]>[0],
-    opts: Parameters<Authenticator["applyAuthentication"]>[1],
-  ): Promise<void> {
-    const path: string = user.authProvider.config.path;
-    const cached = this.#cache.get(path);
-    let token = cached?.token;
-    try {
-      const info = await Deno.stat(path);
-      const stamp = `${info.ino}:${info.size}:${info.mtime?.getTime()}:${info.ctime?.getTime()}`;
-      if (stamp !== cached?.stamp) {
-        const read = (await Deno.readTextFile(path)).trim();
-        if (read) {
-          token = read;
-          this.#cache.set(path, { stamp, token });
-        } else if (!token) throw new Error(`token file ${path} is empty`);
-      }
-    } catch (error) {
-      if (!token) throw error;
-    }
-    opts.headers = { ...opts.headers, Authorization: `Bearer ${token}` };
-  }
 }
 
 function isFile(path: string): boolean {

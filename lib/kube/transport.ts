@@ -1,8 +1,8 @@
 /**
  * The one HTTP contract under every Kubernetes call: `fetch(request) → Response`.
  *
- * The real implementation takes connection and auth settings from a client-node `KubeConfig`
- * (kubeconfig files, in-cluster service account, exec plugins, client certificates) and sends
+ * The real implementation takes connection and auth settings from a loaded kubeconfig (our
+ * `KubeClientConfig`, or client-node's `KubeConfig`, which has the same methods) and sends
  * the request with Deno's own fetch. Deno's fetch is used rather than undici's because an
  * aborted undici response body under Deno never errors (runtime-notes: the silent dead watch).
  *
@@ -17,12 +17,12 @@
  *
  * Caveats: `insecure-skip-tls-verify` clusters go through undici, since Deno's HTTP client cannot
  * turn verification off per client; their bodies are re-wrapped so aborts still error them.
+ * undici is imported only then (it costs ~25 MiB resident).
  * `tls-server-name` and `proxy-url` are not applied (Deno's client has no SNI override); the
  * proxy environment variables Deno honours still apply.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
-import { Agent, fetch as undiciFetch } from "undici";
 import { ConnectionError, CredentialsError } from "./errors.ts";
+import type { ConnectionOptions } from "./kubeconfig.ts";
 
 export interface KubeRequest {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -59,13 +59,15 @@ export interface KubeConfigTransportOptions {
   userAgent?: string;
 }
 
-/** What client-node's auth step fills in: TLS material, headers, `rejectUnauthorized`. */
-interface ConnectionOptions {
-  headers: Record<string, string>;
-  ca?: Uint8Array | string;
-  cert?: Uint8Array | string;
-  key?: Uint8Array | string;
-  rejectUnauthorized?: boolean;
+/**
+ * What the transport needs of a loaded kubeconfig: our `KubeClientConfig` and client-node's
+ * `KubeConfig` both have these methods (client-node's `applyOptions` is private, hence optional).
+ */
+export interface KubeConnectionConfig {
+  getCurrentContext(): string;
+  getCurrentCluster(): { server: string } | null;
+  getCurrentUser(): { name: string; username?: string; password?: string } | null;
+  applyToHTTPSOptions(opts: never): Promise<unknown>;
 }
 
 interface TlsMaterial {
@@ -85,15 +87,15 @@ interface PooledFetcher {
 /** Old HTTP clients kept open so in-flight watches survive a credential rotation. */
 const RETIRED_CLIENTS_KEPT = 4;
 
-/** A transport driven by a loaded client-node `KubeConfig`. Call `close()` when done. */
+/** A transport driven by a loaded kubeconfig. Call `close()` when done. */
 export class KubeConfigTransport implements KubeTransport {
   readonly server: string;
-  readonly #config: KubeConfig;
+  readonly #config: KubeConnectionConfig;
   readonly #userAgent: string;
   #current?: PooledFetcher;
   #retired: PooledFetcher[] = [];
 
-  constructor(config: KubeConfig, options: KubeConfigTransportOptions = {}) {
+  constructor(config: KubeConnectionConfig, options: KubeConfigTransportOptions = {}) {
     const cluster = config.getCurrentCluster();
     if (!cluster) {
       throw new Error(
@@ -141,11 +143,11 @@ export class KubeConfigTransport implements KubeTransport {
   }
 
   /**
-   * Lets client-node fill in TLS material and auth headers (token, token file, exec plugin,
-   * auth providers, impersonation). Its private `applyOptions` is called rather than the public
-   * `applyToHTTPSOptions`, which also builds a Node agent we do not use and refuses plain
-   * `http://` servers (kubectl allows them, e.g. `kubectl proxy`); the public one is the fallback
-   * should a later version drop the private method.
+   * Lets the configuration fill in TLS material and auth headers (token, token file, exec
+   * plugin, auth providers, impersonation). `applyOptions` is preferred: client-node's public
+   * `applyToHTTPSOptions` also builds a Node agent we do not use and refuses plain `http://`
+   * servers (kubectl allows them, e.g. `kubectl proxy`); the public one is the fallback should
+   * a later client-node drop its private method.
    */
   async #connectionOptions(): Promise<ConnectionOptions> {
     const opts: ConnectionOptions = { headers: {} };
@@ -188,16 +190,20 @@ export class KubeConfigTransport implements KubeTransport {
 
 function createFetcher(fingerprint: string, tls: TlsMaterial): PooledFetcher {
   if (tls.insecure) {
-    const agent = new Agent({
-      connect: { rejectUnauthorized: false, ca: tls.ca, cert: tls.cert, key: tls.key },
-    });
+    const undici = import("undici").then(({ Agent, fetch }) => ({
+      fetch,
+      agent: new Agent({
+        connect: { rejectUnauthorized: false, ca: tls.ca, cert: tls.cert, key: tls.key },
+      }),
+    }));
     return {
       fingerprint,
       fetch: async (url, init) => {
-        const response = await undiciFetch(url, { ...init, dispatcher: agent } as never);
+        const { agent, fetch } = await undici;
+        const response = await fetch(url, { ...init, dispatcher: agent } as never);
         return nativeResponse(response as unknown as Response, init.signal ?? undefined);
       },
-      close: () => void agent.close().catch(() => {}),
+      close: () => void undici.then(({ agent }) => agent.close()).catch(() => {}),
     };
   }
   const client = Deno.createHttpClient({

@@ -15,10 +15,10 @@
  *   changes; a stream body cannot be replayed, so its redirect is an error.
  */
 import type { Readable } from "node:stream";
-import { Agent, request as undiciRequest } from "undici";
+import type { Agent, request as undiciRequest } from "undici";
 import { describeFailure, HttpTransportError } from "./errors.ts";
 import { readWhole } from "./response_body.ts";
-import { connectOptions } from "./tls.ts";
+import { connectOptions, normaliseFingerprint } from "./tls.ts";
 import {
   DEFAULT_MAX_RESPONSE_BYTES,
   DEFAULT_TIMEOUTS,
@@ -48,18 +48,39 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const CREDENTIAL_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"]);
 
+interface Undici {
+  agent: Agent;
+  request: typeof undiciRequest;
+}
+
 export class UndiciHttpClient implements HttpClient {
-  readonly #agent: Agent;
+  readonly #options: HttpClientOptions;
   readonly #timeouts: HttpTimeouts;
+  /**
+   * undici and the agent, from the first request on: undici costs ~25 MiB resident, and a
+   * configured platform with nothing to transfer need not pay for it.
+   */
+  #undici?: Promise<Undici>;
 
   constructor(options: HttpClientOptions = {}) {
+    this.#options = options;
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
-    this.#agent = new Agent({
-      connections: options.connections ?? 8,
-      connect: connectOptions(options.tls ?? {}, this.#timeouts.connectMs),
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
+    // A nonsense pin is refused now, not at the first request.
+    if (options.tls?.pinnedFingerprint !== undefined) {
+      normaliseFingerprint(options.tls.pinnedFingerprint);
+    }
+  }
+
+  #load(): Promise<Undici> {
+    return this.#undici ??= import("undici").then(({ Agent, buildConnector, request }) => ({
+      agent: new Agent({
+        connections: this.#options.connections ?? 8,
+        connect: connectOptions(this.#options.tls ?? {}, this.#timeouts.connectMs, buildConnector),
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      }),
+      request,
+    }));
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
@@ -77,8 +98,8 @@ export class UndiciHttpClient implements HttpClient {
     }
   }
 
-  close(): Promise<void> {
-    return this.#agent.close();
+  async close(): Promise<void> {
+    if (this.#undici) await (await this.#undici).agent.close();
   }
 
   async #exchange(req: HttpRequest): Promise<HttpResponse> {
@@ -115,13 +136,14 @@ export class UndiciHttpClient implements HttpClient {
     const body = upload ?? req.body as string | Uint8Array | undefined;
 
     try {
-      const response = await undiciRequest(url, {
+      const undici = await this.#load();
+      const response = await undici.request(url, {
         method: req.method,
         headers,
         // undici sends async iterables chunk by chunk; its types list only Node streams.
         body: body as string | Uint8Array | Readable | undefined,
         signal: timers.signal,
-        dispatcher: this.#agent,
+        dispatcher: undici.agent,
       });
       const maxBytes = req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
       const tooLarge = () =>

@@ -8,19 +8,23 @@
  * is off for pinned clients, so every connection shows its certificate.
  */
 import type { TLSSocket } from "node:tls";
-import { buildConnector } from "undici";
+import type { buildConnector } from "undici";
 import type { HttpTlsOptions } from "./types.ts";
 
-/** The `connect` value for an undici `Agent`. */
+/**
+ * The `connect` value for an undici `Agent`. undici's `buildConnector` is passed in because the
+ * client imports undici only when it sends its first request.
+ */
 export function connectOptions(
   tls: HttpTlsOptions,
   connectTimeoutMs: number,
+  build: typeof buildConnector,
 ): buildConnector.BuildOptions | buildConnector.connector {
   // undici reads 0 as "no connect timeout".
   const timeout = Math.max(0, connectTimeoutMs);
   if (tls.pinnedFingerprint !== undefined) {
     const pin = normaliseFingerprint(tls.pinnedFingerprint);
-    const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0, timeout });
+    const base = build({ rejectUnauthorized: false, maxCachedSessions: 0, timeout });
     return (options, callback) =>
       base(options, (error, socket) => {
         if (error) return callback(error, null);

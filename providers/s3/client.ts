@@ -5,8 +5,7 @@
  * endpoints. Anonymous access replaces the SigV4 scheme with Smithy's no-auth scheme, so no
  * credential lookup happens and no request carries an `Authorization` header.
  */
-import { S3Client } from "@aws-sdk/client-s3";
-import { FetchHttpHandler } from "@smithy/fetch-http-handler";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { S3Addressing } from "./addressing.ts";
 import { readS3CredentialsFile, type S3StaticKeys } from "./credentials_file.ts";
 import type { S3Credentials, S3SourceOptions } from "./options.ts";
@@ -83,11 +82,17 @@ function credentialsConfig(
 }
 
 /** Creates the SDK client for validated options and their resolved addressing. */
-export function createS3Client(
+export async function createS3Client(
   options: S3SourceOptions,
   addressing: S3Addressing,
   scrubber: SecretScrubber,
-): S3Client {
+): Promise<S3Client> {
+  // Imported here, not at the top: most of the time no transfer is due and the SDK (~26 MiB
+  // resident) need not be loaded at all.
+  const [{ S3Client }, { FetchHttpHandler }] = await Promise.all([
+    import("@aws-sdk/client-s3"),
+    import("@smithy/fetch-http-handler"),
+  ]);
   return new S3Client({
     region: addressing.region,
     ...(addressing.explicitEndpoint ? { endpoint: addressing.endpoint } : {}),
