@@ -110,6 +110,10 @@ export class CountingTransport implements KubeTransport {
     }
     return this.inner.fetch(request);
   }
+  /** Non-watch requests with this method on this kind (`events`, `nodeimages/status`, …). */
+  count(method: string, kind: string): number {
+    return this.counts.get(`${method} ${kind}`) ?? 0;
+  }
   /** `METHOD kind=n …`, sorted. */
   summary(): string {
     return [...this.counts].sort(([a], [b]) => a.localeCompare(b))

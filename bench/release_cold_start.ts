@@ -74,7 +74,9 @@ export async function benchReleaseColdStart(): Promise<void> {
     const releases = buildReleases();
     const expected = new Map<string, Set<string>>();
     for (const release of releases) {
-      const { objectName } = deriveNodeImage(release, { channel: "stable" });
+      // The operator names images by provider id (`vsphere` → `capv-…`): derive with the same
+      // naming, or the expected names never appear and the bench cannot converge.
+      const { objectName } = deriveNodeImage(release, { channel: "stable", naming: NAMING });
       if (!expected.has(objectName)) expected.set(objectName, new Set());
       expected.get(objectName)!.add(release.metadata.name!);
     }
@@ -151,6 +153,10 @@ export async function benchReleaseColdStart(): Promise<void> {
     console.log(`converged in: ${seconds.toFixed(2)} s`);
     console.log(`API requests: ${transport.total} (plus ${transport.watches} watches)`);
     console.log(`API requests by kind: ${byKind}`);
+    console.log(
+      `Event writes: ${transport.count("POST", "events")} creates, ` +
+        `${transport.count("PATCH", "events")} patches`,
+    );
     console.log(
       `server check: ${images.items.length} NodeImages listing ${listedTotal} Releases`,
     );

@@ -2,19 +2,26 @@
  * Kubernetes Events (`events.k8s.io/v1`) about the objects we reconcile, for
  * `kubectl describe` and `kubectl events`.
  *
- * De-duplication follows client-go's `tools/events` broadcaster: an Event identical to one
- * recorded less than six minutes (client-go's `finishTime`) after its last occurrence is not
- * created again; the first Event gets `series.count` and `series.lastObservedTime` patched
- * instead. Unlike `tools/events`, the note is part of the identity (as in the older
- * `EventCorrelator`), so a changed message is never hidden behind an old one.
+ * De-duplication follows client-go's `tools/events` recorder. An Event is identified by its
+ * object, type, reason, action and note (unlike client-go the note is part of the identity, so
+ * a changed message is never hidden behind an old one). The same Event again less than six
+ * minutes (client-go's `finishTime`) after its last occurrence joins a series:
+ * - the first repeat patches `series.count` and `series.lastObservedTime` onto the Event;
+ * - later repeats are only counted here, and written again once 30 minutes (client-go's
+ *   heartbeat) have passed since the last write for that Event, with the count so far.
+ * A repeat after the window starts a new Event. Decisions are taken on each call from the
+ * injected clock; there are no timers.
  *
  * Guarantees: `event()` never rejects; failures are logged and the Event dropped (Events are
- * best-effort, and a reconcile must not fail because one could not be written). Calls for the
- * same Event are serialised, so a burst yields one create and then patches. The cache of
- * recent Events is bounded (least recently used entries are evicted first).
+ * best-effort, and a reconcile must not fail because one could not be written). Writes for the
+ * same Event are serialised, so a burst yields one create and one patch carrying the count of
+ * the whole burst. The cache of recent Events is bounded (least recently used entries are
+ * evicted first), so memory stays flat whatever the number of objects.
  *
- * Caveats: no retries and no core/v1 fallback (events.k8s.io/v1 is GA since Kubernetes 1.19);
- * no periodic series refresh (client-go re-writes series every 30 minutes).
+ * Caveats: no retries and no core/v1 fallback (events.k8s.io/v1 is GA since Kubernetes 1.19).
+ * Without timers, repeats counted after the last write of a series that then ends are never
+ * written: the count on the server is a lower bound (client-go writes the final count when the
+ * series finishes). Identity is per recorder, i.e. per process.
  */
 import { type Clock, realClock } from "../clock.ts";
 import { type Logger, silentLogger } from "../log.ts";
@@ -67,6 +74,8 @@ export interface EventRecorderOptions {
   log?: Logger;
   /** Repeats within this time of the last occurrence join a series; default 6 minutes. */
   seriesWindowMs?: number;
+  /** A series is written again at most this often after its first repeat; default 30 minutes. */
+  seriesRefreshMs?: number;
   /** Most Events remembered for de-duplication; default 4096. */
   maxCachedEvents?: number;
 }
@@ -82,8 +91,11 @@ interface SeriesEntry {
   name: string;
   /** The Event as created, to re-create it with its series if it has vanished. */
   event: KubeEvent;
+  /** Occurrences counted here, written or not. */
   count: number;
   lastObservedMs: number;
+  /** When the last write (create or series patch) for this entry was decided. */
+  lastWriteMs: number;
   /** The last write for this entry; the next one waits for it. */
   pending: Promise<void>;
 }
@@ -96,6 +108,7 @@ export class EventRecorder {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #windowMs: number;
+  readonly #refreshMs: number;
   readonly #maxCached: number;
   /** Insertion order is recency order: a touched entry is re-inserted at the end. */
   readonly #cache = new Map<string, SeriesEntry>();
@@ -107,6 +120,7 @@ export class EventRecorder {
     this.#clock = options.clock ?? realClock;
     this.#log = (options.log ?? silentLogger).with({ component: "events" });
     this.#windowMs = options.seriesWindowMs ?? 6 * 60_000;
+    this.#refreshMs = options.seriesRefreshMs ?? 30 * 60_000;
     this.#maxCached = Math.max(1, options.maxCachedEvents ?? 4096);
   }
 
@@ -157,8 +171,11 @@ export class EventRecorder {
         existing.count++;
         existing.lastObservedMs = now;
         this.#touch(key, existing);
-        const count = existing.count;
-        existing.pending = existing.pending.then(() => this.#patchSeries(existing, count, now));
+        // client-go writes the series at its first repeat, then only on its heartbeat.
+        const due = existing.count === 2 || now - existing.lastWriteMs >= this.#refreshMs;
+        if (!due) return;
+        existing.lastWriteMs = now;
+        existing.pending = existing.pending.then(() => this.#patchSeries(existing));
         await existing.pending;
         return;
       }
@@ -182,6 +199,7 @@ export class EventRecorder {
         event,
         count: 1,
         lastObservedMs: now,
+        lastWriteMs: now,
         pending: Promise.resolve(),
       };
       this.#touch(key, entry);
@@ -215,10 +233,12 @@ export class EventRecorder {
     });
   }
 
-  async #patchSeries(entry: SeriesEntry, count: number, observedMs: number): Promise<void> {
-    // A later occurrence already queued its own patch with a higher count.
-    if (count < entry.count) return;
-    const series = { count, lastObservedTime: formatMicroTime(observedMs) };
+  /** Writes the series as counted when the write starts (a burst's later repeats included). */
+  async #patchSeries(entry: SeriesEntry): Promise<void> {
+    const series = {
+      count: entry.count,
+      lastObservedTime: formatMicroTime(entry.lastObservedMs),
+    };
     try {
       await this.#client.mergePatch(entry.name, entry.namespace, { series });
     } catch (error) {

@@ -38,16 +38,20 @@ import { NodeImageAwaits } from "./awaits.ts";
 import type { NamespaceGate } from "./namespace_gate.ts";
 import { registrationWrites, unregistrationWrites } from "./registration.ts";
 
-/** Event reasons on Releases and NodeImages, for `kubectl events` and alerts. */
+/**
+ * Event reasons of the release controller, for `kubectl events` and alerts.
+ *
+ * Each registration and unregistration records exactly one Event, on the NodeImage: it is the
+ * operator's own object, in the operator's namespace, and its status lists the Releases, so
+ * `kubectl describe nodeimage` tells an image's whole story (created for a Release, Releases
+ * added and removed, transfers, deletion). Releases are cluster-scoped objects of another
+ * operator (their Events would land in `default`); they get only the Warnings about them.
+ */
 export const ReleaseEventReason = {
-  /** Release: its NodeImage was created. NodeImage: created for a Release. */
+  /** NodeImage: created for a Release (its first registration). */
   NodeImageCreated: "NodeImageCreated",
-  /** Release: registered with an existing NodeImage. */
-  NodeImageAdopted: "NodeImageAdopted",
   /** NodeImage: a Release was added to it. */
   ReleaseAdded: "ReleaseAdded",
-  /** Release: unregistered from its NodeImage. */
-  NodeImageReleased: "NodeImageReleased",
   /** NodeImage: a Release was removed from it. */
   ReleaseRemoved: "ReleaseRemoved",
   /** Release (Warning): its NodeImage is being deleted; it waits to register into a new one. */
@@ -365,29 +369,18 @@ class Execution {
       nodeImage: imageName,
       revived: revivedFrom !== undefined,
     });
+    // One Event per registration, on the NodeImage (see ReleaseEventReason).
     if (this.#created) {
       await this.#event(
         result,
         ReleaseEventReason.NodeImageCreated,
-        `Created NodeImage ${imageName}`,
-      );
-      await this.#event(
-        result,
-        ReleaseEventReason.NodeImageCreated,
         `Created for Release ${this.#name}`,
-        true,
       );
     } else {
       await this.#event(
         result,
-        ReleaseEventReason.NodeImageAdopted,
-        `Uses existing NodeImage ${imageName}`,
-      );
-      await this.#event(
-        result,
         ReleaseEventReason.ReleaseAdded,
         `Release ${this.#name} added${revived}`,
-        true,
       );
     }
   }
@@ -407,29 +400,16 @@ class Execution {
     if (!result || !removed) return;
     log.info("Unregistered Release from NodeImage", { nodeImage: imageName });
     const left = releasesOf(result).length;
-    if (this.#release) {
-      await this.#event(
-        result,
-        ReleaseEventReason.NodeImageReleased,
-        `No longer uses NodeImage ${imageName}`,
-      );
-    }
     await this.#event(
       result,
       ReleaseEventReason.ReleaseRemoved,
       `Release ${this.#name} removed; ${left} Release${left === 1 ? "" : "s"} left`,
-      true,
     );
   }
 
-  /** A Normal Event on the Release, or with `onImage` on the NodeImage. */
-  async #event(image: NodeImage, reason: string, note: string, onImage = false): Promise<void> {
-    const { recorder } = this.#context.options;
-    if (onImage) {
-      await recorder.event(nodeImageReference(image), "Normal", reason, note);
-    } else if (this.#release) {
-      await recorder.event(releaseReference(this.#release), "Normal", reason, note);
-    }
+  /** A Normal Event on the NodeImage: one per registration or unregistration. */
+  async #event(image: NodeImage, reason: string, note: string): Promise<void> {
+    await this.#context.options.recorder.event(nodeImageReference(image), "Normal", reason, note);
   }
 
   #cached(imageName: string): NodeImage | undefined {

@@ -129,21 +129,77 @@ Deno.test("the action defaults to the reason because the API requires one", asyn
   assert.equal(stub.all[0].action, "Uploaded");
 });
 
-Deno.test("repeats within the window patch the series instead of creating events", async () => {
+/** Requests by method, to tell creates from series patches. */
+function writes(stub: EventsStub): { creates: number; patches: number } {
+  return {
+    creates: stub.requests.filter((r) => r.method === "POST").length,
+    patches: stub.requests.filter((r) => r.method === "PATCH").length,
+  };
+}
+
+function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace("Z", "000Z");
+}
+
+Deno.test("the first repeat within the window patches the series onto the event", async () => {
   const { stub, clock, recorder } = setup();
   const object = release("r1", "ns");
   await recorder.event(object, "Warning", "UploadFailed", "datastore full");
   await clock.advance(60_000);
+  const second = clock.now();
+  await recorder.event(object, "Warning", "UploadFailed", "datastore full");
+  assert.deepEqual(writes(stub), { creates: 1, patches: 1 });
+  assert.equal(stub.all.length, 1);
+  assert.deepEqual(stub.all[0].series, { count: 2, lastObservedTime: microTime(second) });
+});
+
+Deno.test("later repeats within 30 minutes of the last write are counted but not written", async () => {
+  const { stub, clock, recorder } = setup();
+  const object = release("r1", "ns");
   await recorder.event(object, "Warning", "UploadFailed", "datastore full");
   await clock.advance(60_000);
-  const third = clock.now();
+  await recorder.event(object, "Warning", "UploadFailed", "datastore full"); // written: count 2
+  // Every 5 minutes (inside the 6-minute window) until just before the 30-minute heartbeat.
+  for (let i = 0; i < 5; i++) {
+    await clock.advance(5 * 60_000);
+    await recorder.event(object, "Warning", "UploadFailed", "datastore full");
+  }
+  assert.deepEqual(writes(stub), { creates: 1, patches: 1 });
+  assert.equal(stub.all[0].series?.count, 2);
+});
+
+Deno.test("a series is written again 30 minutes after its last write, with every repeat counted", async () => {
+  const { stub, clock, recorder } = setup();
+  const object = release("r1", "ns");
   await recorder.event(object, "Warning", "UploadFailed", "datastore full");
-  assert.equal(stub.all.length, 1);
-  assert.equal(stub.requests.filter((r) => r.method === "POST").length, 1);
-  assert.deepEqual(stub.all[0].series, {
-    count: 3,
-    lastObservedTime: new Date(third).toISOString().replace("Z", "000Z"),
-  });
+  await clock.advance(60_000);
+  await recorder.event(object, "Warning", "UploadFailed", "datastore full"); // count 2, written
+  for (let i = 0; i < 6; i++) {
+    await clock.advance(5 * 60_000); // the sixth lands exactly 30 minutes after the last write
+    await recorder.event(object, "Warning", "UploadFailed", "datastore full");
+  }
+  const heartbeat = clock.now();
+  assert.deepEqual(writes(stub), { creates: 1, patches: 2 });
+  assert.deepEqual(stub.all[0].series, { count: 8, lastObservedTime: microTime(heartbeat) });
+
+  // The next write waits for another 30 minutes from this one.
+  await clock.advance(5 * 60_000);
+  await recorder.event(object, "Warning", "UploadFailed", "datastore full");
+  assert.deepEqual(writes(stub), { creates: 1, patches: 2 });
+});
+
+Deno.test("different messages for the same object and reason are different events", async () => {
+  const { stub, clock, recorder } = setup();
+  const object = release("r1", "ns");
+  await recorder.event(object, "Normal", "ReleaseAdded", "Release a added");
+  await clock.advance(1_000);
+  await recorder.event(object, "Normal", "ReleaseAdded", "Release b added");
+  await clock.advance(1_000);
+  await recorder.event(object, "Normal", "ReleaseAdded", "Release a added"); // first repeat of a
+  assert.deepEqual(writes(stub), { creates: 2, patches: 1 });
+  const byNote = new Map(stub.all.map((e) => [e.note, e]));
+  assert.equal(byNote.get("Release a added")?.series?.count, 2);
+  assert.equal(byNote.get("Release b added")?.series, undefined);
 });
 
 Deno.test("a different message, reason, type or object makes a new event", async () => {
@@ -165,12 +221,13 @@ Deno.test("a repeat after the window starts a new event", async () => {
   assert.equal(stub.all.length, 2);
 });
 
-Deno.test("a burst of identical events yields one create and a final count", async () => {
+Deno.test("a burst of identical events yields one create and one patch with the whole count", async () => {
   const { stub, recorder } = setup();
   const object = release("r1", "ns");
   await Promise.all(
     Array.from({ length: 5 }, () => recorder.event(object, "Warning", "Failed", "boom")),
   );
+  assert.deepEqual(writes(stub), { creates: 1, patches: 1 });
   assert.equal(stub.all.length, 1);
   assert.equal(stub.all[0].series?.count, 5);
 });
@@ -246,7 +303,7 @@ Deno.test("the de-duplication cache is bounded and forgets the least recently us
   await recorder.event(release("b", "ns"), "Normal", "R", "m");
   await recorder.event(release("a", "ns"), "Normal", "R", "m"); // a is now most recent
   await recorder.event(release("c", "ns"), "Normal", "R", "m"); // evicts b
-  await recorder.event(release("a", "ns"), "Normal", "R", "m"); // still cached: a patch
+  await recorder.event(release("a", "ns"), "Normal", "R", "m"); // still cached: no create
   await recorder.event(release("b", "ns"), "Normal", "R", "m"); // forgotten: a new event
   const posts = stub.requests.filter((r) => r.method === "POST").map((r) =>
     (r.body as KubeEvent).regarding.name

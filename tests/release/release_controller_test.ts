@@ -56,12 +56,17 @@ servers.test("first release gets the finalizer and a Pending NodeImage listing i
     });
     assert.equal(image.metadata.namespace, TEST_NAMESPACE);
     assert.equal(image.status?.releaseCount, 1);
-    await cluster.waitFor("created events", async () => {
-      const onRelease = await cluster.eventsAbout("vsphere-35.0.0");
-      const onImage = await cluster.eventsAbout(IMAGE);
-      return onRelease.some((e) => e.reason === "NodeImageCreated" && e.type === "Normal") &&
-        onImage.some((e) => e.reason === "NodeImageCreated");
+    const onImage = await cluster.waitFor("the created event on the image", async () => {
+      const events = await cluster.eventsAbout(IMAGE);
+      return events.some((e) => e.reason === "NodeImageCreated") && events;
     });
+    // One Event per registration, on the NodeImage; the Release gets none (it was recorded
+    // before the image's, so it would be there by now).
+    assert.deepEqual(
+      onImage.map((e) => [e.type, e.reason, e.note]),
+      [["Normal", "NodeImageCreated", "Created for Release vsphere-35.0.0"]],
+    );
+    assert.deepEqual(await cluster.eventsAbout("vsphere-35.0.0"), []);
   });
 });
 
@@ -75,12 +80,18 @@ servers.test("two releases sharing an image are both listed on one NodeImage", a
     await imageWith(cluster, IMAGE, ["vsphere-35.0.0", "vsphere-35.0.1"], "Pending");
     const images = await cluster.nodeImages.list({ namespace: TEST_NAMESPACE });
     assert.equal(images.items.length, 1);
-    await cluster.waitFor("adopted events", async () => {
-      const onRelease = await cluster.eventsAbout("vsphere-35.0.1");
-      const onImage = await cluster.eventsAbout(IMAGE);
-      return onRelease.some((e) => e.reason === "NodeImageAdopted") &&
-        onImage.some((e) => e.reason === "ReleaseAdded" && e.note.includes("vsphere-35.0.1"));
+    const onImage = await cluster.waitFor("the added event on the image", async () => {
+      const events = await cluster.eventsAbout(IMAGE);
+      return events.some((e) => e.reason === "ReleaseAdded") && events;
     });
+    assert.deepEqual(
+      onImage.map((e) => [e.reason, e.note]).sort(),
+      [
+        ["NodeImageCreated", "Created for Release vsphere-35.0.0"],
+        ["ReleaseAdded", "Release vsphere-35.0.1 added"],
+      ],
+    );
+    assert.deepEqual(await cluster.eventsAbout("vsphere-35.0.1"), []);
   });
 });
 
@@ -96,12 +107,19 @@ servers.test("removing one of two releases unregisters it and keeps the image", 
     const image = await imageWith(cluster, IMAGE, ["vsphere-35.0.1"], "Pending");
     assert.equal(image.status?.releaseCount, 1);
     assert.equal(image.metadata.annotations?.[LAST_USED_ANNOTATION], undefined);
-    await cluster.waitFor("released events", async () => {
-      const onImage = await cluster.eventsAbout(IMAGE);
-      return onImage.some((e) =>
-        e.reason === "ReleaseRemoved" && e.note.includes("1 Release left")
-      );
+    const onImage = await cluster.waitFor("the removed event on the image", async () => {
+      const events = await cluster.eventsAbout(IMAGE);
+      return events.some((e) => e.reason === "ReleaseRemoved") && events;
     });
+    assert.deepEqual(
+      onImage.filter((e) => e.reason === "ReleaseRemoved").map((e) => e.note),
+      ["Release vsphere-35.0.0 removed; 1 Release left"],
+    );
+    assert.deepEqual(
+      (await cluster.eventsAbout("vsphere-35.0.0")).filter((e) => e.type === "Normal"),
+      [],
+      "no Normal Event on the Release",
+    );
   });
 });
 
@@ -226,9 +244,9 @@ servers.test("§11.21 regression: malformed, vintage and other-provider Releases
     }
 
     await cluster.waitFor(
-      "the valid Release's events",
+      "the valid Release's one event, on its image",
       async () =>
-        (await cluster.eventsAbout("vsphere-35.0.0")).length === 1 &&
+        (await cluster.eventsAbout("vsphere-35.0.0")).length === 0 &&
         (await cluster.eventsAbout(IMAGE)).length === 1,
     );
 
