@@ -67,7 +67,7 @@ export async function retryApi<T>(
     } catch (error) {
       if (done && error instanceof done) return undefined;
       if (attempt >= 200) throw error;
-      await sleep(Math.min(1000, 20 * 2 ** Math.min(attempt, 6)));
+      await sleep(Math.min(200, 10 * 2 ** Math.min(attempt, 5)));
     }
   }
 }
