@@ -4,7 +4,7 @@
  * Deployments keep working.
  */
 import { FlagError, type FlagSpec, flagUsage, parseFlags } from "./lib/flags.ts";
-import { type LogFormat, Logger, type LogLevel } from "./lib/log.ts";
+import { type LogFormat, Logger, type LogLevel, type LogSink } from "./lib/log.ts";
 import { DEFAULT_LEASE_NAME } from "./lib/kube/leader_election.ts";
 import { runOperator } from "./lib/operator.ts";
 import {
@@ -172,6 +172,8 @@ export interface MainOptions {
   modules?: readonly ProviderModule[];
   /** Stops the operator like SIGTERM does (in-process runs, tests). */
   signal?: AbortSignal;
+  /** Where log lines go instead of stderr (in-process runs that read the logs). */
+  logSink?: LogSink;
 }
 
 /** Runs the operator with command-line `args`; resolves with the process exit code. */
@@ -181,7 +183,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
   let flags, log, graceMs, transfers, syncPeriodMs;
   try {
     flags = parseFlags(args, FLAGS);
-    log = new Logger({ format: logFormat(flags), level: logLevel(flags) });
+    log = new Logger({ format: logFormat(flags), level: logLevel(flags), sink: options.logSink });
     validateFlatcarChannel(String(flags["flatcar-channel"]), "--flatcar-channel");
     validateNamespace(String(flags.namespace));
     validateBindAddresses(flags);

@@ -8,6 +8,8 @@ export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "d
 
 export interface FaultMatch {
   verb?: Verb;
+  /** Any of these verbs (e.g. every write); combined with `verb` when both are given. */
+  verbs?: Verb[];
   /** Plural resource name, e.g. `nodeimages`. */
   resource?: string;
   subresource?: string;
@@ -37,6 +39,9 @@ interface Rule {
   match: FaultMatch;
   response: FaultResponse;
   remaining: number;
+  /** Periodic rules (`failEvery`): fail one matching request in `period`, until reset. */
+  period?: number;
+  seen?: number;
 }
 
 /** The request as the fault matcher sees it. */
@@ -61,6 +66,21 @@ export class Faults {
       throw new RangeError(`Cannot inject HTTP ${response.code}: expected an error code 400-599`);
     }
     this.#rules.push({ match, response, remaining: count });
+  }
+
+  /**
+   * Fails every `period`-th request matching `match` (the 1st, then the `period+1`-th, …) with
+   * `response`, until `reset`: e.g. a 409 on every other write.
+   */
+  failEvery(match: FaultMatch, response: FaultResponse, period: number): void {
+    if (!Number.isInteger(period) || period < 1) {
+      throw new RangeError(`Cannot fail every ${period}th request: expected a whole number >= 1`);
+    }
+    this.failNext(match, response);
+    const rule = this.#rules[this.#rules.length - 1];
+    rule.remaining = Infinity;
+    rule.period = period;
+    rule.seen = 0;
   }
 
   /** Tears down every open watch connection mid-stream (no clean end). */
@@ -97,11 +117,18 @@ export class Faults {
   take(info: RequestInfo): { failure: ApiFailure; inStream: boolean } | undefined {
     const index = this.#rules.findIndex((r) =>
       (r.match.verb === undefined || r.match.verb === info.verb) &&
+      (r.match.verbs === undefined || (r.match.verbs as string[]).includes(info.verb)) &&
       (r.match.resource === undefined || r.match.resource === info.resource) &&
       (r.match.subresource === undefined || r.match.subresource === info.subresource)
     );
     if (index < 0) return undefined;
     const rule = this.#rules[index];
+    if (rule.period !== undefined) {
+      // Periodic rules let the requests between their failures through.
+      const turn = rule.seen! % rule.period;
+      rule.seen! += 1;
+      if (turn !== 0) return undefined;
+    }
     rule.remaining -= 1;
     if (rule.remaining <= 0) this.#rules.splice(index, 1);
     const { code, retryAfterSeconds } = rule.response;

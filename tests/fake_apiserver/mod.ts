@@ -20,8 +20,10 @@ import { ApiFailure } from "./status.ts";
 import type { StoreSnapshot } from "./store.ts";
 import type { UserInfo } from "./access_review.ts";
 
+import type { FaultMatch, FaultResponse } from "./faults.ts";
+import type { StoreListener } from "./store.ts";
 export type { FaultMatch, FaultResponse } from "./faults.ts";
-export type { StoreSnapshot } from "./store.ts";
+export type { StoredEvent, StoreListener, StoreSnapshot } from "./store.ts";
 export type { UserInfo } from "./access_review.ts";
 
 export interface FakeApiServerOptions {
@@ -51,15 +53,8 @@ export interface FakeApiServerOptions {
 
 /** Fault injection controls; see faults.ts. */
 export interface FakeApiServerFaults {
-  failNext(
-    match: {
-      verb?: "get" | "list" | "watch" | "create" | "update" | "patch" | "delete";
-      resource?: string;
-      subresource?: string;
-    },
-    response: { code: number; reason?: string; message?: string; retryAfterSeconds?: number },
-    count?: number,
-  ): void;
+  failNext(match: FaultMatch, response: FaultResponse, count?: number): void;
+  failEvery(match: FaultMatch, response: FaultResponse, period: number): void;
   dropWatches(): void;
   closeWatches(): void;
   compact(): void;
@@ -234,6 +229,31 @@ export class FakeApiServer {
     this.#handler.store.restore(snapshot);
     this.#handler.lister.compact();
     await this.restart();
+  }
+
+  /**
+   * Calls `listener` synchronously for every committed change (not for `restore`), as a test's
+   * observer that no API fault can blind. Returns the unsubscribe function.
+   */
+  onCommit(listener: StoreListener): () => void {
+    return this.#handler.store.subscribe(listener);
+  }
+
+  /**
+   * An outage: open watches dropped and the port closed (connections refused) until `resume`;
+   * the state is kept, as when kube-apiserver is down while etcd is not.
+   */
+  async pause(): Promise<void> {
+    this.#handler.watches.dropAll();
+    this.#handler.releaseDelays();
+    await this.#server?.shutdown();
+    this.#server = undefined;
+  }
+
+  /** Listens again on the same port after `pause`. */
+  async resume(): Promise<void> {
+    if (this.#server) return;
+    await this.#listen(this.#port);
   }
 
   /** Stops listening and listens again on the same port; state is kept, open watches dropped. */

@@ -1,0 +1,12 @@
+/** The fault catalogue, in the order `deno task chaos` runs it (cheap cases first). */
+import type { ChaosCase } from "./_case.ts";
+import { gone410Storms } from "./gone_410_storms.ts";
+import { conflictEveryOtherWrite } from "./conflict_every_other_write.ts";
+import { throttleAndErrorBursts } from "./throttle_and_error_bursts.ts";
+
+// deno-lint-ignore no-explicit-any
+export const CASES: ChaosCase<any>[] = [
+  gone410Storms,
+  conflictEveryOtherWrite,
+  throttleAndErrorBursts,
+];
