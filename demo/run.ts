@@ -27,6 +27,7 @@ import { startVcd } from "./services/vcd.ts";
 import { startVsphere, vsphereUnavailable } from "./services/vsphere.ts";
 import type { Summary } from "./summary.ts";
 import { valuesYaml } from "./values.ts";
+import { prepareDirectory } from "./directory.ts";
 import { runPhase } from "./watch.ts";
 
 export interface RunContext {
@@ -67,12 +68,16 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
     return result;
   };
   try {
-    await Deno.remove(options.dir, { recursive: true }).catch(() => {});
-    await Deno.mkdir(options.dir, { recursive: true });
+    await prepareDirectory(options.dir);
 
     let platforms: Platform[] = options.platforms;
     if (platforms.includes("vsphere")) {
-      const why = await vsphereUnavailable();
+      // Instant from the cache; the first time it builds with Go, which takes minutes.
+      const slow = setTimeout(
+        () => display.say("… building vcsim with Go once (about 2 minutes; cached afterwards)"),
+        2_000,
+      );
+      const why = await vsphereUnavailable().finally(() => clearTimeout(slow));
       if (why) {
         display.say(`! vSphere skipped: vcsim cannot be set up here (${why})`);
         platforms = platforms.filter((p) => p !== "vsphere");
