@@ -12,10 +12,9 @@ import { runDemo } from "./run.ts";
 import { formatSummary } from "./summary.ts";
 
 async function main(args: string[]): Promise<number> {
-  const dirFlag = args.find((a) => a.startsWith("--dir="));
   let options;
   try {
-    options = parseDemoOptions(args.filter((a) => a !== dirFlag));
+    options = parseDemoOptions(args);
   } catch (error) {
     console.error(`demo: ${(error as Error).message}\n\n${USAGE}`);
     return 2;
@@ -24,8 +23,7 @@ async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const dir = dirFlag?.slice("--dir=".length) ??
-    new URL("../.tmp/demo", import.meta.url).pathname;
+  const dir = options.dir ?? new URL("../.tmp/demo", import.meta.url).pathname;
   const display: Display = Deno.stdout.isTerminal() ? terminalDisplay() : plainDisplay();
   const interrupt = new AbortController();
   const onSignal = (signal: Deno.Signal) => () =>

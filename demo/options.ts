@@ -19,6 +19,8 @@ export interface DemoOptions {
   real: boolean;
   /** `--image-retention-period` handed to the operator. */
   retention: string;
+  /** Where logs, values.yaml, kubeconfig and data go; undefined means `.tmp/demo`. */
+  dir?: string;
   help: boolean;
 }
 
@@ -33,6 +35,7 @@ platform simulators, the operator; applies Releases, shows progress, deletes one
   --keep                   leave everything running at the end; Ctrl-C stops it
   --real                   use a real etcd + kube-apiserver (built by tools/kube-apiserver.sh)
   --retention DURATION     image retention period after a Release goes (default 3s)
+  --dir DIR                logs, values.yaml, kubeconfig and data (default .tmp/demo; emptied first)
   --help                   show this help
 `;
 
@@ -77,6 +80,7 @@ export function parseDemoOptions(args: string[]): DemoOptions {
         keep: { type: "boolean", default: false },
         real: { type: "boolean", default: false },
         retention: { type: "string", default: "3s" },
+        dir: { type: "string" },
         help: { type: "boolean", default: false },
       },
       strict: true,
@@ -99,6 +103,7 @@ export function parseDemoOptions(args: string[]): DemoOptions {
     platforms: PLATFORMS.filter((p) => platforms.includes(p)),
     real: values.real,
     retention: (duration(values.retention, "--retention"), values.retention),
+    dir: values.dir,
     help: values.help,
   };
 }

@@ -27,6 +27,7 @@ import { startVcd } from "./services/vcd.ts";
 import { startVsphere, vsphereUnavailable } from "./services/vsphere.ts";
 import type { Summary } from "./summary.ts";
 import { valuesYaml } from "./values.ts";
+import { prepareDirectory } from "./directory.ts";
 import { runPhase } from "./watch.ts";
 
 export interface RunContext {
@@ -67,12 +68,16 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
     return result;
   };
   try {
-    await Deno.remove(options.dir, { recursive: true }).catch(() => {});
-    await Deno.mkdir(options.dir, { recursive: true });
+    await prepareDirectory(options.dir);
 
     let platforms: Platform[] = options.platforms;
     if (platforms.includes("vsphere")) {
-      const why = await vsphereUnavailable();
+      // Instant from the cache; the first time it builds with Go, which takes minutes.
+      const slow = setTimeout(
+        () => display.say("… building vcsim with Go once (about 2 minutes; cached afterwards)"),
+        2_000,
+      );
+      const why = await vsphereUnavailable().finally(() => clearTimeout(slow));
       if (why) {
         display.say(`! vSphere skipped: vcsim cannot be set up here (${why})`);
         platforms = platforms.filter((p) => p !== "vsphere");
@@ -92,40 +97,56 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
     );
     const pki = await demoPki(options.dir);
 
-    let api;
-    try {
-      api = await step(
-        options.real ? "real etcd + kube-apiserver ready" : "fake API server ready",
-        () => startApiServer(options.dir, options.real, signal),
-      );
-    } catch (error) {
-      if (!options.real || signal.aborted) throw error;
-      // No Go toolchain, no cache, a failed build: the rest of the demo still works.
-      const why = (error as Error).message.split("\n").slice(0, 2).join(" ");
-      display.say(`! real API server unavailable (${why}); using the fake one`);
-      api = await step("fake API server ready", () => startApiServer(options.dir, false, signal));
-    }
-    processes.push(api.process);
-    const s3 = await step(
-      `local S3 (s3rver) seeded with ${objects.length} objects`,
-      () => startS3(options.dir, objects, signal),
-    );
-    // Only the sizes are needed from here on; the bytes (two images) can go.
-    const sizes = new Map(objects.map((o) => [o.key, o.bytes.byteLength]));
-    objects.length = 0;
-    processes.push(s3.process);
+    // Every service is independent of the others until the operator starts: start them at once.
+    // Each one is tracked as soon as it is up, so a failure elsewhere still stops it.
+    const track = <T extends { process: ServiceProcess }>(service: T): T => {
+      processes.push(service.process);
+      return service;
+    };
+    const startApi = async () => {
+      try {
+        return track(
+          await step(
+            options.real ? "real etcd + kube-apiserver ready" : "fake API server ready",
+            () => startApiServer(options.dir, options.real, signal),
+          ),
+        );
+      } catch (error) {
+        if (!options.real || signal.aborted) throw error;
+        // No Go toolchain, no cache, a failed build: the rest of the demo still works.
+        const why = (error as Error).message.split("\n").slice(0, 2).join(" ");
+        display.say(`! real API server unavailable (${why}); using the fake one`);
+        return track(
+          await step("fake API server ready", () => startApiServer(options.dir, false, signal)),
+        );
+      }
+    };
     const starters: Record<Platform, () => Promise<PlatformService>> = {
       proxmox: () => startProxmox(options.dir, pki, signal),
       vcd: () => startVcd(options.dir, pki, signal),
       vsphere: () => startVsphere(options.dir, pki, signal),
     };
-    const services: PlatformService[] = [];
     const names = { proxmox: "fake Proxmox VE", vcd: "fake Cloud Director", vsphere: "vcsim" };
-    for (const platform of platforms) {
-      const service = await step(`${names[platform]} ready`, starters[platform]);
-      processes.push(service.process);
-      services.push(service);
-    }
+    const [apiResult, s3Result, ...platformResults] = await Promise.allSettled([
+      startApi(),
+      step(
+        `local S3 (s3rver) seeded with ${objects.length} objects`,
+        () => startS3(options.dir, objects, signal),
+      ).then(track),
+      ...platforms.map((platform) =>
+        step(`${names[platform]} ready`, starters[platform]).then(track)
+      ),
+    ]);
+    const failed = [apiResult, s3Result, ...platformResults].find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const api = (apiResult as PromiseFulfilledResult<Awaited<ReturnType<typeof startApi>>>).value;
+    const s3 = (s3Result as PromiseFulfilledResult<Awaited<ReturnType<typeof startS3>>>).value;
+    const services = platformResults.map((r) =>
+      (r as PromiseFulfilledResult<PlatformService>).value
+    );
+    // Only the sizes are needed from here on; the bytes (two images) can go.
+    const sizes = new Map(objects.map((o) => [o.key, o.bytes.byteLength]));
+    objects.length = 0;
 
     const valuesPath = `${options.dir}/values.yaml`;
     const sectionKey: Record<Platform, string> = {
