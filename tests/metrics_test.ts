@@ -169,7 +169,11 @@ Deno.test("without /proc/self, resident memory comes from Deno and the /proc-onl
   const rss = Number(/^process_resident_memory_bytes (\d+)$/m.exec(text)?.[1]);
   assert.ok(rss > 10 * 1024 * 1024, `a plausible RSS, not 0: ${rss}`);
   for (const name of ["process_open_fds", "process_max_fds", "process_virtual_memory_bytes"]) {
-    assert.doesNotMatch(text, new RegExp(`^${name} `, "m"), `${name} is left out, not reported as 0`);
+    assert.doesNotMatch(
+      text,
+      new RegExp(`^${name} `, "m"),
+      `${name} is left out, not reported as 0`,
+    );
   }
   assert.match(text, /^process_cpu_seconds_total /m);
 
