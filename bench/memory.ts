@@ -26,7 +26,7 @@ import { ResourceClient } from "../lib/kube/client.ts";
 import { loadKubeConfig } from "../lib/kube/config.ts";
 import type { KubeTransport } from "../lib/kube/transport.ts";
 import { NAMESPACES } from "../lib/kube/resource.ts";
-import { NODE_IMAGES, RELEASE_FINALIZER, RELEASES } from "../lib/names.ts";
+import { NODE_IMAGES, RELEASES } from "../lib/names.ts";
 import type { NodeImage, Release } from "../lib/release/objects.ts";
 import { s3KeyFor } from "../lib/release/derive.ts";
 import { proxmox } from "../providers/proxmox/mod.ts";
@@ -138,7 +138,7 @@ export async function benchMemory(): Promise<void> {
     }
 
     await seedCache(transport);
-    await waitFor("every Release and NodeImage handled", () => allHandled(transport));
+    await waitFor("every NodeImage reconciled", () => allHandled(transport));
     const cached = await settle(operator.pid);
     line(
       `${NODE_IMAGE_COUNT} NodeImages and ${RELEASE_COUNT} Releases cached`,
@@ -417,16 +417,18 @@ function imageName(i: number): string {
     `tooling-1.26.0-gs`;
 }
 
-/** Every Release carries the finalizer and every NodeImage has a state. */
+/**
+ * Every NodeImage has been reconciled (its status observed its generation). The Releases need
+ * nothing: the release controller leaves Releases of providers it does not serve alone.
+ */
 async function allHandled(transport: KubeTransport): Promise<boolean> {
   const releases = await new ResourceClient<Release>(transport, RELEASES).list();
   if (releases.items.length < RELEASE_COUNT) return false;
-  if (releases.items.some((r) => !r.metadata.finalizers?.includes(RELEASE_FINALIZER))) {
-    return false;
-  }
-  const images = await new ResourceClient<NodeImage>(transport, NODE_IMAGES).list({ namespace: NAMESPACE });
+  const images = await new ResourceClient<NodeImage>(transport, NODE_IMAGES).list({
+    namespace: NAMESPACE,
+  });
   return images.items.length >= NODE_IMAGE_COUNT &&
-    images.items.every((image) => typeof image.status?.state === "string" && image.status.state);
+    images.items.every((image) => image.status?.observedGeneration === image.metadata.generation);
 }
 
 /**
