@@ -2,11 +2,12 @@
  * `deno task bench`: prints figures, never pass/fail. Each figure that can be compared is shown
  * with a baseline measured in the same run.
  *
- * Usage: deno task bench [watch] [release] [image] [proxmox] [http] [vsphere] [vcd]
+ * Usage: deno task bench [watch] [release] [image] [proxmox] [http] [vsphere] [vcd] [memory]
  *   (all when none given)
  */
 import { benchHttpUpload } from "./http_upload.ts";
 import { benchImageTransfers } from "./image_transfers.ts";
+import { benchMemory } from "./memory.ts";
 import { benchProxmoxSteps } from "./proxmox_steps.ts";
 import { benchReleaseColdStart } from "./release_cold_start.ts";
 import { benchVcdUpload } from "./vcd_upload.ts";
@@ -21,6 +22,7 @@ const benches: Record<string, () => Promise<void>> = {
   http: () => benchHttpUpload(),
   vsphere: () => benchVsphereImport(),
   vcd: () => benchVcdUpload(),
+  memory: () => benchMemory(),
 };
 
 const selected = Deno.args.length ? Deno.args : Object.keys(benches);

@@ -88,6 +88,19 @@ function diskStream(bytes: number, block: Uint8Array): ReadableStream<Uint8Array
 /** Uploads `flatcar.ovf`, `flatcar.mf`, `flatcar-disk1.vmdk` as one streamed tar object. */
 async function seed(s3: S3rver, diskBytes: number): Promise<{ size: number; diskSha256: string }> {
   await s3.createBucket(BUCKET);
+  return await putOva(s3, BUCKET, KEY, diskBytes);
+}
+
+/**
+ * Streams an OVA with a `diskBytes` disk to `bucket`/`key` (the memory bench uses it too).
+ * Nothing of the disk is held in memory: it is one random MiB repeated.
+ */
+export async function putOva(
+  s3: S3rver,
+  bucket: string,
+  key: string,
+  diskBytes: number,
+): Promise<{ size: number; diskSha256: string }> {
   const block = new Uint8Array(MIB);
   for (let at = 0; at < MIB; at += 65_536) crypto.getRandomValues(block.subarray(at, at + 65_536));
   const hash = createHash("sha256");
@@ -139,7 +152,7 @@ async function seed(s3: S3rver, diskBytes: number): Promise<{ size: number; disk
       }
     },
   }, { highWaterMark: 0 });
-  await s3.put(BUCKET, KEY, body, size);
+  await s3.put(bucket, key, body, size);
   return { size, diskSha256 };
 }
 

@@ -1,0 +1,554 @@
+/**
+ * Memory bench (issue 13): the real `main.ts` process, run as the pod runs it, and its resident
+ * memory read from `/proc/<pid>/status` (VmRSS, and VmHWM for the peak), beside a Deno hello
+ * world's measured in the same run.
+ *
+ * Set-up, all on 127.0.0.1: the fake API server over HTTPS; the operator in-cluster style (a
+ * service-account directory with `token`, `ca.crt` and `namespace`, KUBERNETES_SERVICE_HOST/PORT,
+ * no kubeconfig anywhere); every provider configured through a values.yaml: the fake Proxmox,
+ * the fake VCD, vcsim (vSphere, when it can be built here), S3 on s3rver. The operator runs with
+ * the V8 flags of the Containerfile (`BENCH_MEMORY_V8_FLAGS` overrides them, for trying others).
+ *
+ * Phases, each one figure:
+ * 1. idle: `/readyz` passes, then 15 s of nothing to do;
+ * 2. cached: 10,000 NodeImages and 2,000 Releases created, each handled once by the
+ *    controllers, then 15 s quiet. They belong to a provider this operator is not configured for
+ *    (`aws`), so no transfer starts: this phase measures the caches;
+ * 3. transfers: four 2 GiB transfers at once (`BENCH_MEMORY_MIB` sets the size): a capvcd image
+ *    pushed through the operator into two VCD catalogs (S3 → operator → VCD) and a capmox image
+ *    that two Proxmox nodes pull from S3 themselves; the figure is the process's peak (VmHWM).
+ *
+ * `BENCH_MEMORY_IDLE_ONLY=1` stops after the idle figure (for trying flags).
+ *
+ * Prints the table and writes it into README.md's "Memory" section, with the machine it ran on.
+ */
+import { ResourceClient } from "../lib/kube/client.ts";
+import { loadKubeConfig } from "../lib/kube/config.ts";
+import type { KubeTransport } from "../lib/kube/transport.ts";
+import { NAMESPACES } from "../lib/kube/resource.ts";
+import { NODE_IMAGES, RELEASES } from "../lib/names.ts";
+import type { NodeImage, Release } from "../lib/release/objects.ts";
+import { s3KeyFor } from "../lib/release/derive.ts";
+import { proxmox } from "../providers/proxmox/mod.ts";
+import { vcd } from "../providers/vcd/mod.ts";
+import { FakeApiServer } from "../tests/fake_apiserver/mod.ts";
+import { FakeProxmox } from "../tests/proxmox/fake_proxmox/mod.ts";
+import { startFakeVcd } from "../tests/e2e/_vcd.ts";
+import { ORG as VCD_ORG, PASSWORD as VCD_PASSWORD, USER as VCD_USER } from "../tests/e2e/_vcd.ts";
+import { startSim } from "../tests/e2e/_vsphere.ts";
+import { type S3rver, s3rverUnavailable, startS3rver } from "../tests/support/s3rver.ts";
+import { opensslAvailable, opensslMissing, type TestPki, testPki } from "../tests/support/tls.ts";
+import { type Vcsim, vcsimUnavailable } from "../tests/support/vcsim.ts";
+import { forEachLimited, line } from "./_support.ts";
+import { putOva } from "./vcd_upload.ts";
+
+const MIB = 1024 * 1024;
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const HELLO = new URL("./_hello.ts", import.meta.url).pathname;
+const CONTAINERFILE = new URL("../Containerfile", import.meta.url).pathname;
+const README = new URL("../README.md", import.meta.url).pathname;
+const CRDS = new URL("../crds", import.meta.url).pathname;
+const NAMESPACE = "giantswarm";
+const BUCKET = "node-images";
+const SETTLE_MS = 15_000;
+const NODE_IMAGE_COUNT = 10_000;
+const RELEASE_COUNT = 2_000;
+const DEADLINE_MS = 15 * 60_000;
+
+/** One row of the table. */
+interface Figure {
+  label: string;
+  bytes: number;
+  note: string;
+}
+
+export async function benchMemory(): Promise<void> {
+  const transferMib = Number(Deno.env.get("BENCH_MEMORY_MIB") ?? 2048);
+  const v8Flags = Deno.env.get("BENCH_MEMORY_V8_FLAGS") ?? containerV8Flags();
+  console.log(
+    `memory: the main.ts process in-cluster with every provider configured ` +
+      `(V8 flags: ${v8Flags || "none"})`,
+  );
+  if (!opensslAvailable()) return line("skipped", opensslMissing);
+  const s3Missing = await s3rverUnavailable();
+  if (s3Missing) return line("skipped", s3Missing);
+
+  const hello = await helloWorldRss(v8Flags);
+  line("Deno hello world", mib(hello));
+
+  const pki = await testPki();
+  const stack = new Stack();
+  try {
+    const api = stack.add(
+      await FakeApiServer.start({
+        crdDir: CRDS,
+        tls: { cert: pki.serverCert, key: pki.serverKey },
+      }),
+      (s) => s.close(),
+    );
+    const dir = stack.add(await Deno.makeTempDir({ prefix: "ido-memory-" }), (d) =>
+      Deno.remove(d, { recursive: true }));
+    const transport = stack.add(await benchTransport(api.url, pki, dir), (t) => t.close());
+    await new ResourceClient(transport, NAMESPACES).create({ metadata: { name: NAMESPACE } });
+    const s3 = stack.add(await startS3rver(), (s) => s.stop());
+    await s3.createBucket(BUCKET);
+    const pve = stack.add(
+      await FakeProxmox.start({
+        nodes: ["pve1", "pve2"],
+        tls: { cert: pki.serverCert, key: pki.serverKey },
+      }),
+      (f) => f.close(),
+    );
+    const vcdFake = stack.add(
+      await startFakeVcd(pki, { timings: { descriptorDelayMs: 5, importDelayMs: 5 } }),
+      (f) => f.close(),
+    );
+    const vcsimMissing = await vcsimUnavailable();
+    const sim = vcsimMissing ? undefined : stack.add(await startSim(pki), (s) => s.stop());
+
+    const values = `${dir}/values.yaml`;
+    await Deno.writeTextFile(values, valuesYaml(s3, pve, vcdFake.url, sim, pki));
+    const serviceAccount = `${dir}/serviceaccount`;
+    await Deno.mkdir(serviceAccount);
+    await Deno.writeTextFile(`${serviceAccount}/token`, "bench-service-account-token\n");
+    await Deno.writeTextFile(`${serviceAccount}/ca.crt`, pki.caCert);
+    await Deno.writeTextFile(`${serviceAccount}/namespace`, NAMESPACE);
+
+    const operator = stack.add(
+      startOperator({
+        port: new URL(api.url).port,
+        serviceAccount,
+        values,
+        home: dir,
+        v8Flags,
+      }),
+      (o) => o.stop(),
+    );
+    await operator.ready();
+    const idle = await settle(operator.pid);
+    line("idle (ready, nothing to do)", `${mib(idle)} (${ratio(idle, hello)})`);
+    // For trying V8 flags quickly: BENCH_MEMORY_IDLE_ONLY=1 stops here, README untouched.
+    if (Deno.env.get("BENCH_MEMORY_IDLE_ONLY")) {
+      if (Deno.env.get("BENCH_MEMORY_HEAP")) {
+        console.log(await operator.heap());
+        console.log(Deno.readTextFileSync(`/proc/${operator.pid}/smaps_rollup`));
+        await Deno.copyFile(`/proc/${operator.pid}/smaps`, ".tmp/smaps.txt");
+      }
+      return;
+    }
+
+    await seedCache(transport);
+    await waitFor("every NodeImage reconciled", () => allHandled(transport));
+    const cached = await settle(operator.pid);
+    line(
+      `${NODE_IMAGE_COUNT} NodeImages and ${RELEASE_COUNT} Releases cached`,
+      `${mib(cached)} (+${mib(cached - idle)} over idle)`,
+    );
+
+    const before = status(operator.pid).rss;
+    const started = performance.now();
+    await transfers(transport, s3, transferMib * MIB);
+    const seconds = (performance.now() - started) / 1000;
+    const peak = status(operator.pid).hwm;
+    line(
+      `four concurrent ${transferMib} MiB transfers, peak`,
+      `${mib(peak)} (+${mib(peak - before)} over ${mib(before)} before; ${seconds.toFixed(0)} s)`,
+    );
+    if (vcsimMissing) line("note", `vSphere not configured: ${vcsimMissing}`);
+
+    const figures: Figure[] = [
+      { label: "Deno hello world (same run, same V8 flags)", bytes: hello, note: "baseline" },
+      { label: "idle in-cluster, every provider configured", bytes: idle, note: ratio(idle, hello) },
+      {
+        label: `${NODE_IMAGE_COUNT.toLocaleString("en")} NodeImages + ` +
+          `${RELEASE_COUNT.toLocaleString("en")} Releases cached`,
+        bytes: cached,
+        note: `+${mib(cached - idle)} over idle`,
+      },
+      {
+        label: `four concurrent ${transferMib / 1024} GiB transfers (2 push, 2 pull), peak`,
+        bytes: peak,
+        note: `VmHWM; +${mib(peak - before)} over the RSS before them`,
+      },
+    ];
+    await writeReadme(figures, v8Flags, vcsimMissing);
+    line("README.md", "Memory section updated");
+  } finally {
+    await stack.close();
+    await pki.remove();
+  }
+}
+
+/** The bench's own client: the fake's certificate is signed by the PKI's CA, not self-signed. */
+async function benchTransport(url: string, pki: TestPki, dir: string) {
+  const kubeconfig = `${dir}/bench.kubeconfig`;
+  await Deno.writeTextFile(
+    kubeconfig,
+    JSON.stringify({
+      clusters: [{ name: "fake", cluster: { server: url, "certificate-authority": pki.caCertPath } }],
+      users: [{ name: "bench", user: { token: "bench" } }],
+      contexts: [{ name: "fake", context: { cluster: "fake", user: "bench" } }],
+      "current-context": "fake",
+    }),
+  );
+  return loadKubeConfig({ kubeconfig }).transport;
+}
+
+/** The `DENO_V8_FLAGS` the Containerfile sets (the pod's flags), or "" when it sets none. */
+export function containerV8Flags(text = Deno.readTextFileSync(CONTAINERFILE)): string {
+  return /^ENV .*\bDENO_V8_FLAGS=("([^"]*)"|(\S*))/m.exec(text)?.slice(2).find((v) =>
+    v !== undefined
+  ) ?? "";
+}
+
+function valuesYaml(
+  s3: S3rver,
+  pve: FakeProxmox,
+  vcdUrl: string,
+  sim: Vcsim | undefined,
+  pki: TestPki,
+): string {
+  const ca = (indent: string) =>
+    `|\n${pki.caCert.trim().split("\n").map((l) => `${indent}${l}`).join("\n")}`;
+  const lines = [
+    "s3:",
+    `  bucket: ${BUCKET}`,
+    "  region: us-east-1",
+    "  http: true",
+    `  endpoint: ${JSON.stringify(s3.endpoint)}`,
+    "  forcePathStyle: true",
+    "imageRetentionPeriod: 720h",
+    "proxmox:",
+    "  credentials:",
+    `    url: ${JSON.stringify(pve.host)}`,
+    "    user: root",
+    "    realm: pam",
+    "    tokenId: ido",
+    "    secret: fake-secret",
+    `    caCert: ${ca("      ")}`,
+    "  locations:",
+    "    pve-a: {node: pve1, storagePool: local-lvm, importStorage: local, bridge: vmbr0}",
+    "    pve-b: {node: pve2, storagePool: local-lvm, importStorage: local, bridge: vmbr0}",
+    "vcd:",
+    "  credentials:",
+    `    url: ${JSON.stringify(`${vcdUrl}/api`)}`,
+    `    username: ${JSON.stringify(VCD_USER)}`,
+    `    password: ${JSON.stringify(VCD_PASSWORD)}`,
+    `    org: ${JSON.stringify(VCD_ORG)}`,
+    `    caCert: ${ca("      ")}`,
+    "  locations:",
+    "    vcd-a: {vdc: vdc-a, catalog: catalog-a, hardwareVersion: 19}",
+    "    vcd-b: {vdc: vdc-b, catalog: catalog-b, hardwareVersion: 19}",
+  ];
+  if (sim) {
+    lines.push(
+      "vsphere:",
+      "  credentials:",
+      `    vcenter: ${JSON.stringify(sim.host)}`,
+      `    username: ${JSON.stringify(sim.username)}`,
+      `    password: ${JSON.stringify(sim.password)}`,
+      `    caCert: ${ca("      ")}`,
+      "  locations:",
+      "    vc-a: {datacenter: DC0, datastore: LocalDS_0, folder: /DC0/vm, cluster: DC0_C0}",
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+interface OperatorProcess {
+  pid: number;
+  /** The heap figures of its /metrics (a diagnostic). */
+  heap(): Promise<string>;
+  ready(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function startOperator(options: {
+  port: string;
+  serviceAccount: string;
+  values: string;
+  home: string;
+  v8Flags: string;
+}): OperatorProcess {
+  const health = freePort();
+  const metrics = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      ...(options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : []),
+      MAIN,
+      `--config=${options.values}`,
+      `--service-account-dir=${options.serviceAccount}`,
+      "--leader-elect",
+      `--health-probe-bind-address=127.0.0.1:${health}`,
+      `--metrics-bind-address=127.0.0.1:${metrics}`,
+      "--log-level=warn",
+    ],
+    // In-cluster only: no KUBECONFIG, a HOME without .kube/config.
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: options.home,
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+      KUBERNETES_SERVICE_HOST: "127.0.0.1",
+      KUBERNETES_SERVICE_PORT: options.port,
+      NO_COLOR: "1",
+      ...mallocEnv(),
+    },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  // Keep the last lines of its log for a failure message.
+  const tail: string[] = [];
+  (async () => {
+    for await (
+      const text of child.stderr.pipeThrough(new TextDecoderStream())
+    ) {
+      tail.push(...text.split("\n").filter(Boolean));
+      tail.splice(0, Math.max(0, tail.length - 20));
+    }
+  })().catch(() => {});
+  let exited = false;
+  child.status.then(() => exited = true);
+  return {
+    pid: child.pid,
+    async heap() {
+      const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
+      return text.split("\n").filter((l) => /^nodejs_(heap|external)/.test(l)).join("\n");
+    },
+    async ready() {
+      await waitFor("the operator's /readyz", async () => {
+        if (exited) throw new Error(`The operator exited:\n${tail.join("\n")}`);
+        try {
+          const response = await fetch(`http://127.0.0.1:${health}/readyz`);
+          await response.body?.cancel();
+          return response.status === 200;
+        } catch {
+          return false;
+        }
+      });
+    },
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
+      await child.status;
+    },
+  };
+}
+
+/** glibc malloc tuning given to the bench (MALLOC_*), passed on to try it. */
+function mallocEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(Deno.env.toObject()).filter(([name]) => name.startsWith("MALLOC_")),
+  );
+}
+
+/** RSS of a hello world with the same V8 flags, read like the operator's. */
+async function helloWorldRss(v8Flags: string): Promise<number> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []), HELLO],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = child.stdout.getReader();
+    await reader.read();
+    reader.releaseLock();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    return status(child.pid).rss;
+  } finally {
+    child.kill("SIGTERM");
+    await child.stdout.cancel().catch(() => {});
+    await child.status;
+  }
+}
+
+/** Waits `SETTLE_MS`, then returns the RSS (what the kernel charges the pod for now). */
+async function settle(pid: number): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  return status(pid).rss;
+}
+
+function status(pid: number): { rss: number; hwm: number } {
+  const text = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? NaN) * 1024;
+  return { rss: kib("VmRSS"), hwm: kib("VmHWM") };
+}
+
+/** Releases and NodeImages of the `aws` provider, which this operator does not serve. */
+async function seedCache(transport: KubeTransport): Promise<void> {
+  const releases = new ResourceClient<Release>(transport, RELEASES);
+  const images = new ResourceClient<NodeImage>(transport, NODE_IMAGES);
+  const indexes = Array.from({ length: Math.max(NODE_IMAGE_COUNT, RELEASE_COUNT) }, (_, i) => i);
+  await forEachLimited(indexes.slice(0, NODE_IMAGE_COUNT), 16, async (i) => {
+    await images.create({
+      apiVersion: "image.giantswarm.io/v1alpha1",
+      kind: "NodeImage",
+      metadata: { name: `aws-${imageName(i)}`, namespace: NAMESPACE },
+      spec: { name: imageName(i), provider: "aws" },
+    });
+  });
+  await forEachLimited(indexes.slice(0, RELEASE_COUNT), 16, async (i) => {
+    await releases.create({
+      apiVersion: "release.giantswarm.io/v1alpha1",
+      kind: "Release",
+      metadata: { name: `aws-${Math.floor(i / 100) + 1}.${i % 100}.0` },
+      spec: {
+        apps: [],
+        components: [
+          { name: "cluster-aws", version: "1.0.0" },
+          { name: "flatcar", version: `4000.${i % 100}.0` },
+          { name: "kubernetes", version: `1.${30 + Math.floor(i / 100) % 5}.${i % 100}` },
+          { name: "os-tooling", version: "1.26.0" },
+        ],
+        date: "2026-03-02T09:00:00Z",
+        state: "active",
+      },
+    } as Release);
+  });
+}
+
+/** A distinct image name per index, shaped like the real ones. */
+function imageName(i: number): string {
+  return `flatcar-stable-${4000 + Math.floor(i / 100)}.${i % 100}.0-kube-1.35.${i % 10}-` +
+    `tooling-1.26.0-gs`;
+}
+
+/**
+ * Every NodeImage has been reconciled (its status observed its generation). The Releases need
+ * nothing: the release controller leaves Releases of providers it does not serve alone.
+ */
+async function allHandled(transport: KubeTransport): Promise<boolean> {
+  const releases = await new ResourceClient<Release>(transport, RELEASES).list();
+  if (releases.items.length < RELEASE_COUNT) return false;
+  const images = await new ResourceClient<NodeImage>(transport, NODE_IMAGES).list({
+    namespace: NAMESPACE,
+  });
+  return images.items.length >= NODE_IMAGE_COUNT &&
+    images.items.every((image) => image.status?.observedGeneration === image.metadata.generation);
+}
+
+/**
+ * Two images, each at two locations: 4 transfers, the operator's default limit. The capvcd OVA
+ * streams through the operator; the Proxmox nodes fetch the qcow2 from S3 themselves.
+ */
+async function transfers(transport: KubeTransport, s3: S3rver, bytes: number): Promise<void> {
+  const name = "flatcar-stable-4593.2.3-kube-1.35.6-tooling-1.32.1-gs";
+  await putOva(s3, BUCKET, s3KeyFor(name, vcd.layout), bytes);
+  await putQcow2(s3, s3KeyFor(name, proxmox.layout), bytes);
+  const images = new ResourceClient<NodeImage>(transport, NODE_IMAGES);
+  for (const provider of [vcd.id, proxmox.id]) {
+    await images.create({
+      apiVersion: "image.giantswarm.io/v1alpha1",
+      kind: "NodeImage",
+      metadata: { name: `${provider}-${name}`, namespace: NAMESPACE },
+      spec: { name, provider },
+    });
+  }
+  await waitFor("both images Available at every location", async () => {
+    const states = await Promise.all(
+      [vcd.id, proxmox.id].map(async (provider) =>
+        (await images.get(`${provider}-${name}`, NAMESPACE)).status?.state
+      ),
+    );
+    return states.every((state) => state === "Available");
+  });
+}
+
+/** A qcow2 of `bytes`: the magic, then one random MiB repeated, streamed. */
+async function putQcow2(s3: S3rver, key: string, bytes: number): Promise<void> {
+  const block = new Uint8Array(MIB);
+  for (let at = 0; at < MIB; at += 65_536) crypto.getRandomValues(block.subarray(at, at + 65_536));
+  block.set([0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3]);
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= bytes) return controller.close();
+      const n = Math.min(MIB, bytes - sent);
+      controller.enqueue(block.slice(0, n));
+      sent += n;
+    },
+  }, { highWaterMark: 0 });
+  await s3.put(BUCKET, key, body, bytes);
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + DEADLINE_MS;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      last = error;
+      if ((error as Error).message.startsWith("The operator exited")) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  throw new Error(`Timed out waiting for ${what}`, { cause: last });
+}
+
+/** The table, between markers in README.md's "Memory" section, with the machine it ran on. */
+async function writeReadme(
+  figures: Figure[],
+  v8Flags: string,
+  vcsimMissing: string | undefined,
+): Promise<void> {
+  const memTotal = /^MemTotal:\s+(\d+) kB/m.exec(await Deno.readTextFile("/proc/meminfo"))?.[1];
+  const machine = `${navigator.hardwareConcurrency} CPUs (nproc), ` +
+    `${(Number(memTotal) / 1024 / 1024).toFixed(1)} GiB memory, shared with other work; ` +
+    `Deno ${Deno.version.deno}; ${new Date().toISOString().slice(0, 10)}`;
+  const table = [
+    "| figure | RSS | |",
+    "| --- | ---: | --- |",
+    ...figures.map((f) => `| ${f.label} | ${mib(f.bytes)} | ${f.note} |`),
+    "",
+    `Measured by \`deno task bench memory\` on ${machine}; V8 flags \`${v8Flags || "none"}\`.` +
+    (vcsimMissing ? ` vSphere was not configured in this run (${vcsimMissing}).` : ""),
+  ].join("\n");
+  const readme = await Deno.readTextFile(README);
+  const start = "<!-- memory-bench:start -->";
+  const end = "<!-- memory-bench:end -->";
+  const from = readme.indexOf(start);
+  const to = readme.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`README.md has no ${start} … ${end} block`);
+  await Deno.writeTextFile(
+    README,
+    `${readme.slice(0, from + start.length)}\n${table}\n${readme.slice(to)}`,
+  );
+}
+
+/** Closes what was opened, last first. */
+class Stack {
+  readonly #closers: (() => Promise<void> | void)[] = [];
+  add<T>(value: T, close: (value: T) => Promise<unknown> | unknown): T {
+    this.#closers.push(async () => void await close(value));
+    return value;
+  }
+  async close(): Promise<void> {
+    for (const close of this.#closers.reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        console.error(`cleanup: ${(error as Error).message}`);
+      }
+    }
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / MIB).toFixed(1)} MiB`;
+}
+
+function ratio(value: number, baseline: number): string {
+  return `${(value / baseline).toFixed(2)}× the hello world`;
+}
