@@ -5,7 +5,8 @@
  * The fake API server runs in a subprocess (`tests/fake_apiserver/main.ts`) so the RSS figures
  * are the operator's own. Prints plain lines: seconds until every Release carries the
  * finalizer and every NodeImage lists exactly its Releases (state Pending), API requests the
- * operator made (counted by a wrapping transport; watches separately), and peak RSS against a
+ * operator made until it went quiet (counted by a wrapping transport; watches separately; Event
+ * creates and series patches apart), and peak RSS against a
  * baseline taken before the controllers start. No pass/fail.
  *
  * Run: `deno task bench release`
@@ -139,6 +140,12 @@ export async function benchReleaseColdStart(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     const seconds = (performance.now() - started) / 1000;
+    // Events follow the writes they report: count once the operator has gone quiet.
+    let lastTotal = -1;
+    while (transport.total !== lastTotal) {
+      lastTotal = transport.total;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     sampler.stop();
     const peak = Math.max(sampler.peak, sampler.sample());
 

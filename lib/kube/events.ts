@@ -21,7 +21,8 @@
  * Caveats: no retries and no core/v1 fallback (events.k8s.io/v1 is GA since Kubernetes 1.19).
  * Without timers, repeats counted after the last write of a series that then ends are never
  * written: the count on the server is a lower bound (client-go writes the final count when the
- * series finishes). Identity is per recorder, i.e. per process.
+ * series finishes). Identity is per recorder, in memory: the release and the image controllers
+ * each have one, and a restart starts afresh.
  */
 import { type Clock, realClock } from "../clock.ts";
 import { type Logger, silentLogger } from "../log.ts";

@@ -37,6 +37,7 @@ import { awaitMessage, planRelease, type ReleaseAction } from "./plan.ts";
 import { NodeImageAwaits } from "./awaits.ts";
 import type { NamespaceGate } from "./namespace_gate.ts";
 import { registrationWrites, unregistrationWrites } from "./registration.ts";
+import { ImageNameMemo, releasesNeedingImage } from "./siblings.ts";
 
 /**
  * Event reasons of the release controller, for `kubectl events` and alerts.
@@ -95,6 +96,7 @@ export class ReleaseReconciler {
   /** Release name → generation whose duplicate components were reported. */
   readonly #duplicates = new Map<string, number>();
   readonly #awaits: NodeImageAwaits;
+  readonly #imageNames = new ImageNameMemo();
 
   constructor(options: ReleaseReconcilerOptions) {
     this.#options = options;
@@ -143,6 +145,7 @@ export class ReleaseReconciler {
       skipped: this.#skipped,
       awaits: this.#awaits,
       duplicates: this.#duplicates,
+      imageNames: this.#imageNames,
     };
     const run = new Execution(context, name, release, nodeImages, signal);
     for (const action of plan.actions) {
@@ -170,6 +173,7 @@ interface ExecutionContext {
   skipped: Map<string, number>;
   awaits: NodeImageAwaits;
   duplicates: Map<string, number>;
+  imageNames: ImageNameMemo;
 }
 
 /** Carries out one plan; keeps what earlier actions learnt (the patched Release, a new image). */
@@ -338,12 +342,25 @@ class Execution {
           `${imageName}": it was deleted meanwhile; it will be created again`,
       );
     }
-    let added = false;
+    // Every live Release needing this image joins the same write (see siblings.ts).
+    const along = releasesNeedingImage(options.releases.list(), imageName, this.#name, {
+      channel: options.channel,
+      naming: options.naming,
+      memo: this.#context.imageNames,
+    });
+    /**
+     * Names the last round planned to add. A round that hit a Conflict wrote nothing (status is
+     * its first write), and the next one plans from a fresh read, so what it finds listed was
+     * added by someone else and is not reported again.
+     */
+    let planned: string[] = [];
     let revivedFrom: string | undefined;
     const result = await writeNodeImage(nodeImages, start, (image) => {
-      const writes = registrationWrites(image, this.#name);
-      if (writes.some((w) => w.kind === "status")) {
-        added ||= !releasesOf(image).includes(this.#name);
+      const writes = registrationWrites(image, this.#name, along);
+      const writesStatus = writes.some((w) => w.kind === "status");
+      const listed = releasesOf(image);
+      planned = writesStatus ? [this.#name, ...along].filter((n) => !listed.includes(n)) : [];
+      if (writesStatus) {
         const state = stateOf(image);
         if (state === NodeImageState.AwaitingDeletion) revivedFrom = state;
       }
@@ -363,25 +380,34 @@ class Execution {
       await this.#await(imageName, uid, report, awaitMessage(result));
       return;
     }
-    if (!added && !revivedFrom) return;
-    const revived = revivedFrom ? `; it left ${revivedFrom} and is ${NodeImageState.Pending}` : "";
-    log.info("Registered Release with NodeImage", {
-      nodeImage: imageName,
-      revived: revivedFrom !== undefined,
-    });
+    const listed = releasesOf(result);
+    const added = planned.filter((name) => listed.includes(name));
+    const alongAdded = added.filter((name) => name !== this.#name);
     // One Event per registration, on the NodeImage (see ReleaseEventReason).
-    if (this.#created) {
+    if (added.includes(this.#name) || revivedFrom) {
+      const revived = revivedFrom
+        ? `; it left ${revivedFrom} and is ${NodeImageState.Pending}`
+        : "";
+      log.info("Registered Release with NodeImage", {
+        nodeImage: imageName,
+        revived: revivedFrom !== undefined,
+      });
       await this.#event(
         result,
-        ReleaseEventReason.NodeImageCreated,
-        `Created for Release ${this.#name}`,
+        this.#created ? ReleaseEventReason.NodeImageCreated : ReleaseEventReason.ReleaseAdded,
+        this.#created
+          ? `Created for Release ${this.#name}`
+          : `Release ${this.#name} added${revived}`,
       );
-    } else {
-      await this.#event(
-        result,
-        ReleaseEventReason.ReleaseAdded,
-        `Release ${this.#name} added${revived}`,
-      );
+    }
+    if (alongAdded.length) {
+      log.info("Registered Releases needing the same NodeImage along", {
+        nodeImage: imageName,
+        releases: alongAdded,
+      });
+    }
+    for (const name of alongAdded) {
+      await this.#event(result, ReleaseEventReason.ReleaseAdded, `Release ${name} added`);
     }
   }
 

@@ -25,20 +25,25 @@ export function isRegistered(image: NodeImage, release: string): boolean {
 }
 
 /**
- * Writes that make `image` list `release`, leave `""`/`AwaitingDeletion` for `Pending`, and
- * drop the `last-used` annotation (an image in use has no last-use time). None when the image
- * is terminating: a Release never joins an image that is about to be removed (the writer can
- * find it so after a Conflict, when the garbage collector deleted it meanwhile).
+ * Writes that make `image` list `release` (and `along`, other Releases registered in the same
+ * write), leave `""`/`AwaitingDeletion` for `Pending`, and drop the `last-used` annotation (an
+ * image in use has no last-use time). None when the image is terminating: a Release never joins
+ * an image that is about to be removed (the writer can find it so after a Conflict, when the
+ * garbage collector deleted it meanwhile).
  */
-export function registrationWrites(image: NodeImage, release: string): NodeImageWrite[] {
+export function registrationWrites(
+  image: NodeImage,
+  release: string,
+  along: readonly string[] = [],
+): NodeImageWrite[] {
   if (image.metadata.deletionTimestamp) return [];
   const writes: NodeImageWrite[] = [];
   const releases = releasesOf(image);
   const state = stateOf(image);
-  const listed = releases.includes(release);
+  const missing = [...new Set([release, ...along])].filter((name) => !releases.includes(name));
   const revive = REVIVED_STATES.includes(state);
-  if (!listed || revive) {
-    const next = listed ? [...releases] : [...releases, release];
+  if (missing.length || revive) {
+    const next = [...releases, ...missing];
     const status: NodeImageStatus = { releases: next, releaseCount: next.length };
     if (revive) status.state = NodeImageState.Pending;
     writes.push({ kind: "status", status });

@@ -443,6 +443,20 @@ Deno.test("registration writes status first, then clears last-used", async (t) =
   }
 });
 
+Deno.test("registration adds the Releases taken along in the same status write", async (t) => {
+  await t.step("missing ones are appended once, listed ones kept in place", () => {
+    const image = nodeImage(IMAGE).withReleases("a-1.0.0").withState("Available").build();
+    assert.deepEqual(registrationWrites(image, R, ["a-1.0.0", "b-1.0.0", "b-1.0.0"]), [
+      { kind: "status", status: { releases: ["a-1.0.0", R, "b-1.0.0"], releaseCount: 3 } },
+    ]);
+  });
+  await t.step("a terminating image takes nobody", () => {
+    const image = nodeImage(IMAGE).withReleases().withState("Available").build();
+    image.metadata.deletionTimestamp = "2025-01-01T00:00:00Z";
+    assert.deepEqual(registrationWrites(image, R, ["b-1.0.0"]), []);
+  });
+});
+
 Deno.test("unregistration removes only the name and never touches the state", async (t) => {
   await t.step("listed: removed, always sent as an array", () => {
     const image = nodeImage(IMAGE).withReleases(R).withState("Available").build();

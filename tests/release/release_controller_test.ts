@@ -95,6 +95,35 @@ servers.test("two releases sharing an image are both listed on one NodeImage", a
   });
 });
 
+servers.test("releases waiting at start register into their shared image in one status write, one Event each", async () => {
+  await withCluster(async (cluster) => {
+    const names = ["vsphere-35.0.0", "vsphere-35.0.1", "vsphere-35.0.2"];
+    for (const name of names) await cluster.releases.create(release(name).build());
+    const run = cluster.run({ releaseWorkers: 1 });
+    await imageWith(cluster, IMAGE, names, "Pending");
+    for (const name of names) await finalized(cluster, name);
+    const statusWrites = run.transport.calls().filter((r) =>
+      r.method !== "GET" && r.path.includes("/nodeimages/") && r.path.endsWith("/status")
+    );
+    assert.equal(statusWrites.length, 1, "the first registration took the others along");
+
+    const events = await cluster.waitFor("an Event per registration", async () => {
+      const events = await cluster.eventsAbout(IMAGE);
+      return events.length >= names.length && events;
+    });
+    assert.equal(events.length, names.length);
+    assert.equal(events.filter((e) => e.reason === "NodeImageCreated").length, 1);
+    for (const name of names) {
+      assert.equal(
+        events.filter((e) => e.note.includes(name)).length,
+        1,
+        `one Event naming ${name}`,
+      );
+    }
+    for (const name of names) assert.deepEqual(await cluster.eventsAbout(name), []);
+  });
+});
+
 servers.test("removing one of two releases unregisters it and keeps the image", async () => {
   await withCluster(async (cluster) => {
     cluster.run({ retentionMs: 0 });
