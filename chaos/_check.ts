@@ -35,8 +35,6 @@ export interface CheckOptions {
   operators: Operator[];
   /** The NodeImage a Release calls for; default: by release prefix and flatcar version. */
   imageOf?: (release: Release) => string | undefined;
-  /** Complete images no NodeImage names may remain (an API server that lost objects). */
-  allowOrphans?: boolean;
 }
 
 /** The default mapping: `proxmox-…` Releases with a flatcar component → the capmox image. */
@@ -166,8 +164,14 @@ async function fetchText(url: string): Promise<string> {
   }
 }
 
-/** The fake Proxmox: a template per expected image on each location's node, nothing else. */
-export function proxmoxCheck(env: ChaosEnv): PlatformCheck {
+/**
+ * The fake Proxmox: a template per expected image on each location's node, nothing else (unless
+ * `allowOrphans`: complete templates of NodeImages the API server lost may stay).
+ */
+export function proxmoxCheck(
+  env: ChaosEnv,
+  options: { allowOrphans?: boolean } = {},
+): PlatformCheck {
   return {
     provider: "capmox",
     locations: Object.keys(PVE_LOCATIONS),
@@ -177,6 +181,13 @@ export function proxmoxCheck(env: ChaosEnv): PlatformCheck {
       for (const vm of vms) {
         if (vm.config.template !== "1") {
           problems.push(`Proxmox: VM ${vm.node}/${vm.vmid} ${vm.config.name} is not a template`);
+        }
+      }
+      if (!options.allowOrphans) {
+        for (const vm of vms) {
+          if (!expected.has(String(vm.config.name))) {
+            problems.push(`Proxmox: ${vm.node}/${vm.vmid} ${vm.config.name} is not wanted`);
+          }
         }
       }
       for (const file of env.proxmox.cluster.allFiles()) {
@@ -200,13 +211,6 @@ export function proxmoxCheck(env: ChaosEnv): PlatformCheck {
       return Promise.resolve(problems);
     },
   };
-}
-
-/** Complete templates that no NodeImage asks for (left by a lost NodeImage). */
-export function proxmoxOrphans(env: ChaosEnv, wantedSpecNames: Set<string>): string[] {
-  return [...env.proxmox.cluster.vms.values()]
-    .filter((vm) => !wantedSpecNames.has(String(vm.config.name)))
-    .map((vm) => `${vm.node}/${vm.vmid} ${vm.config.name}`);
 }
 
 export interface Convergence {
