@@ -33,6 +33,11 @@ export interface CheckOptions {
   platforms: PlatformCheck[];
   /** Operators whose logs, `/readyz` and `/metrics` are searched for secrets. */
   operators: Operator[];
+  /**
+   * NodeImages whose every location must end in Error instead (a broken source): nothing of
+   * them may be left in any catalog.
+   */
+  failing?: Set<string>;
   /** The NodeImage a Release calls for; default: by release prefix and flatcar version. */
   imageOf?: (release: Release) => string | undefined;
 }
@@ -98,14 +103,15 @@ export async function endStateProblems(env: ChaosEnv, options: CheckOptions): Pr
         }]`,
       );
     }
-    if (image.status?.state !== "Available") {
+    const want = options.failing?.has(name) ? "Error" : "Available";
+    if (image.status?.state !== want) {
       problems.push(`NodeImage ${name} is ${image.status?.state || "without state"}`);
     }
     const platform = options.platforms.find((p) => p.provider === image.spec?.provider);
     const locations = (image.status?.locations ?? []) as LocationStatus[];
     for (const location of platform?.locations ?? []) {
       const seen = locations.find((l) => l.name === location);
-      if (seen?.state !== "Available") {
+      if (seen?.state !== want) {
         problems.push(
           `NodeImage ${name} location ${location} is ${seen?.state ?? "absent"}${
             seen?.message ? `: ${seen.message}` : ""
@@ -116,8 +122,10 @@ export async function endStateProblems(env: ChaosEnv, options: CheckOptions): Pr
   }
   for (const platform of options.platforms) {
     const expected = new Map(
-      images.filter((i) => i.spec?.provider === platform.provider && wanted.has(i.metadata.name!))
-        .map((i) => [String(i.spec?.name), i]),
+      images.filter((i) =>
+        i.spec?.provider === platform.provider && wanted.has(i.metadata.name!) &&
+        !options.failing?.has(i.metadata.name!)
+      ).map((i) => [String(i.spec?.name), i]),
     );
     problems.push(...await platform.problems(expected));
   }

@@ -6,6 +6,8 @@ import { throttleAndErrorBursts } from "./throttle_and_error_bursts.ts";
 import { watchDropsUnderChurn } from "./watch_drops_under_churn.ts";
 import { apiServerDown } from "./api_server_down.ts";
 import { apiServerReset } from "./api_server_reset.ts";
+import { corruptImage } from "./corrupt_image.ts";
+import { malformedReleases } from "./malformed_releases.ts";
 
 // deno-lint-ignore no-explicit-any
 export const CASES: ChaosCase<any>[] = [
@@ -15,4 +17,6 @@ export const CASES: ChaosCase<any>[] = [
   watchDropsUnderChurn,
   apiServerDown,
   apiServerReset,
+  corruptImage,
+  malformedReleases,
 ];
