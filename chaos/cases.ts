@@ -8,6 +8,7 @@ import { apiServerDown } from "./api_server_down.ts";
 import { apiServerReset } from "./api_server_reset.ts";
 import { corruptImage } from "./corrupt_image.ts";
 import { malformedReleases } from "./malformed_releases.ts";
+import { malformedConfigurations } from "./malformed_configurations.ts";
 
 // deno-lint-ignore no-explicit-any
 export const CASES: ChaosCase<any>[] = [
@@ -19,4 +20,5 @@ export const CASES: ChaosCase<any>[] = [
   apiServerReset,
   corruptImage,
   malformedReleases,
+  malformedConfigurations,
 ];
