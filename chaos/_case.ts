@@ -91,6 +91,9 @@ export async function withOperator<T>(
     await waitReady(operator);
     const check: CheckOptions = { platforms: [proxmoxCheck(env)], operators: [operator] };
     return await fn({ env, operator, check });
+  } catch (error) {
+    if (operator) await keepLogs(error, operator);
+    throw error;
   } finally {
     await operator?.stop();
     await env.close();
@@ -132,4 +135,14 @@ export async function settle(
 export function round(n: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
+}
+
+/** On failure the operator's logs go to `.tmp/chaos/<name>-<time>.log`, named in the error. */
+export async function keepLogs(error: unknown, ...operators: Operator[]): Promise<void> {
+  await Deno.mkdir(".tmp/chaos", { recursive: true });
+  for (const operator of operators) {
+    const path = `.tmp/chaos/${operator.name}-${Date.now()}.log`;
+    await Deno.writeTextFile(path, operator.logs.join("\n") + "\n");
+    if (error instanceof Error) error.message += `\n  (${operator.name} logs: ${path})`;
+  }
 }

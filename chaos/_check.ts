@@ -33,10 +33,13 @@ export interface CheckOptions {
   platforms: PlatformCheck[];
   /** Operators whose logs, `/readyz` and `/metrics` are searched for secrets. */
   operators: Operator[];
+  /**
+   * NodeImages whose every location must end in Error instead (a broken source): nothing of
+   * them may be left in any catalog.
+   */
+  failing?: Set<string>;
   /** The NodeImage a Release calls for; default: by release prefix and flatcar version. */
   imageOf?: (release: Release) => string | undefined;
-  /** Complete images no NodeImage names may remain (an API server that lost objects). */
-  allowOrphans?: boolean;
 }
 
 /** The default mapping: `proxmox-…` Releases with a flatcar component → the capmox image. */
@@ -100,14 +103,15 @@ export async function endStateProblems(env: ChaosEnv, options: CheckOptions): Pr
         }]`,
       );
     }
-    if (image.status?.state !== "Available") {
+    const want = options.failing?.has(name) ? "Error" : "Available";
+    if (image.status?.state !== want) {
       problems.push(`NodeImage ${name} is ${image.status?.state || "without state"}`);
     }
     const platform = options.platforms.find((p) => p.provider === image.spec?.provider);
     const locations = (image.status?.locations ?? []) as LocationStatus[];
     for (const location of platform?.locations ?? []) {
       const seen = locations.find((l) => l.name === location);
-      if (seen?.state !== "Available") {
+      if (seen?.state !== want) {
         problems.push(
           `NodeImage ${name} location ${location} is ${seen?.state ?? "absent"}${
             seen?.message ? `: ${seen.message}` : ""
@@ -118,8 +122,10 @@ export async function endStateProblems(env: ChaosEnv, options: CheckOptions): Pr
   }
   for (const platform of options.platforms) {
     const expected = new Map(
-      images.filter((i) => i.spec?.provider === platform.provider && wanted.has(i.metadata.name!))
-        .map((i) => [String(i.spec?.name), i]),
+      images.filter((i) =>
+        i.spec?.provider === platform.provider && wanted.has(i.metadata.name!) &&
+        !options.failing?.has(i.metadata.name!)
+      ).map((i) => [String(i.spec?.name), i]),
     );
     problems.push(...await platform.problems(expected));
   }
@@ -166,8 +172,14 @@ async function fetchText(url: string): Promise<string> {
   }
 }
 
-/** The fake Proxmox: a template per expected image on each location's node, nothing else. */
-export function proxmoxCheck(env: ChaosEnv): PlatformCheck {
+/**
+ * The fake Proxmox: a template per expected image on each location's node, nothing else (unless
+ * `allowOrphans`: complete templates of NodeImages the API server lost may stay).
+ */
+export function proxmoxCheck(
+  env: ChaosEnv,
+  options: { allowOrphans?: boolean } = {},
+): PlatformCheck {
   return {
     provider: "capmox",
     locations: Object.keys(PVE_LOCATIONS),
@@ -177,6 +189,13 @@ export function proxmoxCheck(env: ChaosEnv): PlatformCheck {
       for (const vm of vms) {
         if (vm.config.template !== "1") {
           problems.push(`Proxmox: VM ${vm.node}/${vm.vmid} ${vm.config.name} is not a template`);
+        }
+      }
+      if (!options.allowOrphans) {
+        for (const vm of vms) {
+          if (!expected.has(String(vm.config.name))) {
+            problems.push(`Proxmox: ${vm.node}/${vm.vmid} ${vm.config.name} is not wanted`);
+          }
         }
       }
       for (const file of env.proxmox.cluster.allFiles()) {
@@ -200,13 +219,6 @@ export function proxmoxCheck(env: ChaosEnv): PlatformCheck {
       return Promise.resolve(problems);
     },
   };
-}
-
-/** Complete templates that no NodeImage asks for (left by a lost NodeImage). */
-export function proxmoxOrphans(env: ChaosEnv, wantedSpecNames: Set<string>): string[] {
-  return [...env.proxmox.cluster.vms.values()]
-    .filter((vm) => !wantedSpecNames.has(String(vm.config.name)))
-    .map((vm) => `${vm.node}/${vm.vmid} ${vm.config.name}`);
 }
 
 export interface Convergence {

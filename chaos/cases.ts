@@ -3,10 +3,22 @@ import type { ChaosCase } from "./_case.ts";
 import { gone410Storms } from "./gone_410_storms.ts";
 import { conflictEveryOtherWrite } from "./conflict_every_other_write.ts";
 import { throttleAndErrorBursts } from "./throttle_and_error_bursts.ts";
+import { watchDropsUnderChurn } from "./watch_drops_under_churn.ts";
+import { apiServerDown } from "./api_server_down.ts";
+import { apiServerReset } from "./api_server_reset.ts";
+import { corruptImage } from "./corrupt_image.ts";
+import { malformedReleases } from "./malformed_releases.ts";
+import { malformedConfigurations } from "./malformed_configurations.ts";
 
 // deno-lint-ignore no-explicit-any
 export const CASES: ChaosCase<any>[] = [
   gone410Storms,
   conflictEveryOtherWrite,
   throttleAndErrorBursts,
+  watchDropsUnderChurn,
+  apiServerDown,
+  apiServerReset,
+  corruptImage,
+  malformedReleases,
+  malformedConfigurations,
 ];

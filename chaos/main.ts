@@ -1,7 +1,8 @@
 /**
  * `deno task chaos [case…] [--quick]`: runs the fault catalogue (all cases, or those named) and
  * prints each case's figures, then a Markdown table of the results for the README.
- * `--quick` uses the test-suite parameters where a case has them. Exit code 1 when a case failed.
+ * `--quick` uses the test-suite parameters where a case has them; `--set=name=value` overrides a
+ * parameter (e.g. `--set=downMs=5000`). Exit code 1 when a case failed.
  */
 import { CASES } from "./cases.ts";
 import type { Figures } from "./_case.ts";
@@ -25,6 +26,12 @@ function formatFigures(figures: Figures): string {
 
 async function runCatalogue(args: string[]): Promise<number> {
   const quick = args.includes("--quick");
+  // `--set name=value` overrides a parameter of every selected case that has it.
+  const overrides: Record<string, number> = {};
+  for (const arg of args.filter((a) => a.startsWith("--set="))) {
+    const [name, value] = arg.slice("--set=".length).split("=");
+    overrides[name] = Number(value);
+  }
   const names = args.filter((a) => !a.startsWith("--"));
   const unknown = names.filter((n) => !CASES.some((c) => c.name === n));
   if (unknown.length) {
@@ -36,7 +43,10 @@ async function runCatalogue(args: string[]): Promise<number> {
   const selected = names.length ? CASES.filter((c) => names.includes(c.name)) : CASES;
   const outcomes: Outcome[] = [];
   for (const chaosCase of selected) {
-    const params = quick && chaosCase.quick ? chaosCase.quick : chaosCase.defaults;
+    const params = { ...(quick && chaosCase.quick ? chaosCase.quick : chaosCase.defaults) };
+    for (const [name, value] of Object.entries(overrides)) {
+      if (name in params) params[name] = value;
+    }
     console.log(`▶ ${chaosCase.name}: ${chaosCase.summary} ${JSON.stringify(params)}`);
     const started = performance.now();
     try {

@@ -366,11 +366,26 @@ function recover<T extends KubeObject>(
   const retryInMs = retryDelay(error, backoff);
   ctx.log.warn(listing ? "list failed; retrying" : "watch failed; resuming", { error, retryInMs });
   // Retry the same step: a list page again, or a watch from the last seen resourceVersion.
-  // A server that came back behind us shows as a silent resumed watch, which is checked.
+  // A connection cut mid-stream is how an API server restart looks, and one that came back
+  // with its state reset would keep the resumed watch silent until its timeout (minutes):
+  // check it is not behind us first (one single-item list).
   const next: State<T> = state.phase === "Watching"
-    ? { phase: "InitListed", resourceVersion: state.resourceVersion }
+    ? {
+      phase: "InitListed",
+      resourceVersion: state.resourceVersion,
+      ...(isConnectionFailure(error) ? { verify: true } : {}),
+    }
     : state;
   return { next, retryInMs };
+}
+
+/**
+ * A failure of the connection itself (cut, reset, refused), not an answer from the server nor
+ * one of our own verdicts on the stream (malformed line, inactivity, an empty short watch).
+ */
+function isConnectionFailure(error: Error): boolean {
+  return !(error instanceof ApiError) && !(error instanceof WatchStreamError) &&
+    !(error instanceof InactivityTimeoutError) && !(error instanceof ServerBehindError);
 }
 
 /** The backoff's next delay, or the server's Retry-After when longer (429, 503, 504). */

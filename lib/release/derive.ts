@@ -140,7 +140,7 @@ export function providerNameOf(releaseName: string): string {
 export function componentVersion(release: ReleaseLike, component: string): string {
   const releaseName = release.metadata.name ?? "";
   const field = `spec.components[${component}].version`;
-  const found = release.spec?.components?.find((c) => c.name === component);
+  const found = componentEntries(release).find((c) => c.name === component);
   if (!found) {
     throw new ReleaseParseError(
       releaseName,
@@ -152,10 +152,43 @@ export function componentVersion(release: ReleaseLike, component: string): strin
     throw new ReleaseParseError(
       releaseName,
       field,
-      `Release "${releaseName}" has an empty version for component "${component}"`,
+      typeof found.version === "string" || found.version === undefined
+        ? `Release "${releaseName}" has an empty version for component "${component}"`
+        : `Release "${releaseName}" has a version for component "${component}" that is not ` +
+          `a string: ${JSON.stringify(found.version)}`,
     );
   }
   return found.version;
+}
+
+/**
+ * `spec.components` as a list of objects. A relaxed or outdated CRD lets any shape through, and
+ * a shape we cannot read must be a clear parse error (reported once), not a crash retried
+ * for ever.
+ * @throws {ReleaseParseError} when it is not a list, or an entry is not an object.
+ */
+function componentEntries(release: ReleaseLike): readonly { name?: unknown; version?: unknown }[] {
+  const releaseName = release.metadata.name ?? "";
+  const components: unknown = release.spec?.components;
+  if (components === undefined || components === null) return [];
+  if (!Array.isArray(components)) {
+    throw new ReleaseParseError(
+      releaseName,
+      "spec.components",
+      `Release "${releaseName}" has spec.components that is not a list: ` +
+        `${JSON.stringify(components).slice(0, 80)}`,
+    );
+  }
+  const index = components.findIndex((c) => typeof c !== "object" || c === null);
+  if (index >= 0) {
+    throw new ReleaseParseError(
+      releaseName,
+      `spec.components[${index}]`,
+      `Release "${releaseName}" has spec.components[${index}] that is not an object: ` +
+        `${JSON.stringify(components[index])}`,
+    );
+  }
+  return components;
 }
 
 /**
@@ -167,7 +200,12 @@ export function duplicateComponents(
 ): { name: string; versions: string[] }[] {
   const out: { name: string; versions: string[] }[] = [];
   for (const name of IMAGE_COMPONENTS) {
-    const entries = release.spec?.components?.filter((c) => c.name === name) ?? [];
+    let entries: readonly { name?: unknown; version?: unknown }[];
+    try {
+      entries = componentEntries(release).filter((c) => c.name === name);
+    } catch {
+      return out; // An unreadable list is reported by the derivation itself.
+    }
     if (entries.length > 1) out.push({ name, versions: entries.map((c) => String(c.version)) });
   }
   return out;

@@ -90,6 +90,33 @@ Deno.test("after the API server's state is restored to an older snapshot the wat
   }
 });
 
+Deno.test("with the operator's watch timeout, a restored server is noticed when the dropped watch resumes, not when the silent one times out", async () => {
+  const server = await FakeApiServer.start({ crds: [WIDGET_CRD] });
+  const transport = server.transport();
+  const widgets = new ResourceClient<KubeObject>(transport, WIDGETS);
+  const snapshot = server.snapshot();
+  await widgets.create(widget("a"));
+  // The defaults: a resumed watch from the future would stay silent for about five minutes.
+  const rec = new WatchRecording(transport, { inactivityTimeoutMs: 330_000 });
+  try {
+    await rec.until(() => rec.store.size === 1, "a");
+    // Delivered on the watch, so the stream is under way when the restart cuts it.
+    await widgets.create(widget("b"));
+    await rec.until(() => rec.store.size === 2, "a and b");
+    // The restore drops every watch, as the restart does.
+    await server.restore(snapshot);
+    await widgets.create(widget("c"));
+    await rec.until(
+      () => rec.store.keys().join() === "default/c",
+      "the cache to show exactly what the restored server holds",
+    );
+  } finally {
+    await rec.stop();
+    transport.close();
+    await server.close();
+  }
+});
+
 Deno.test("Too large resource version, in the stream or as the answer, relists instead of resuming", async (t) => {
   for (const where of ["ERROR event", "HTTP status"]) {
     await t.step(where, async () => {

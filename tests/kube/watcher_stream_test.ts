@@ -137,6 +137,8 @@ Deno.test("after the TCP connection drops mid-stream the watch resumes from the 
       await res.raw('{"type":"MODIFIED","object":{"metadata":'); // half an event, then gone
       res.drop();
     })
+    // A cut connection may be a server restart: a one-item list checks it is not behind us.
+    .onList((_, res) => res.json(200, listOf([testObject("a", "1")], "2", "more")))
     .onWatch(async (_, res) => {
       await res.startStream();
       await res.event("MODIFIED", testObject("b", "3"));
@@ -148,7 +150,9 @@ Deno.test("after the TCP connection drops mid-stream the watch resumes from the 
     // The broken body is an error; the half line is never mistaken for a (malformed) event.
     assert.ok(rec.errors.length >= 1);
     assert.ok(!rec.errors.some((e) => e instanceof WatchStreamError), String(rec.errors));
-    assert.equal(server.requestsOf("list").length, 1);
+    const [, probe] = server.requestsOf("list");
+    assert.equal(probe.query.get("limit"), "1", "no relist, only the check");
+    assert.equal(rec.events.filter((e) => e.type === "Restarted").length, 1);
     assert.equal(server.requestsOf("watch")[1].query.get("resourceVersion"), "2");
   } finally {
     await rec.stop();

@@ -4,6 +4,7 @@ import {
   buildImageName,
   componentVersion,
   deriveNodeImage,
+  duplicateComponents,
   flatcarChannelFor,
   InvalidObjectNameError,
   nodeImageObjectName,
@@ -446,4 +447,42 @@ Deno.test("deriveNodeImage reproduces every worked example of the spec", async (
       (error: unknown) => error instanceof ReleaseParseError && error.field === "metadata.name",
     );
   });
+});
+
+Deno.test("components of a shape no CRD allows are a ReleaseParseError naming the field, not a crash", async (t) => {
+  // A relaxed or outdated Release CRD lets these through; they used to throw TypeErrors that
+  // were retried for ever without an Event.
+  const broken: [string, unknown, string, RegExp][] = [
+    ["components a string", "flatcar=4593.2.0", "spec.components", /not a list/],
+    ["components an object", { flatcar: "4593.2.0" }, "spec.components", /not a list/],
+    ["a null entry", [null, { name: "flatcar", version: "1.0.0" }], "spec.components[0]", /null/],
+    [
+      "a string entry",
+      [{ name: "flatcar", version: "1" }, "kubernetes"],
+      "spec.components[1]",
+      /not an object/,
+    ],
+    [
+      "a numeric version",
+      [{ name: "flatcar", version: 4593 }],
+      "spec.components[flatcar].version",
+      /not a string: 4593/,
+    ],
+  ];
+  for (const [name, components, field, says] of broken) {
+    await t.step(name, () => {
+      const r = { metadata: { name: "vsphere-1.2.3" }, spec: { components } } as never;
+      assert.throws(
+        () => deriveNodeImage(r, { channel: "stable", naming: NAMING }),
+        (error: unknown) => {
+          assert.ok(error instanceof ReleaseParseError, String(error));
+          assert.equal(error.field, field);
+          assert.match(error.message, /"vsphere-1\.2\.3"/);
+          assert.match(error.message, says);
+          return true;
+        },
+      );
+      assert.deepEqual(duplicateComponents(r), []);
+    });
+  }
 });
