@@ -65,6 +65,39 @@ Deno.test(serverTestDefinition(
       );
 
       await t.step(
+        "it may create the two reviews secure metrics need, and is not itself a metrics reader",
+        async () => {
+          const token = await asOperator("POST", "/apis/authentication.k8s.io/v1/tokenreviews", {
+            apiVersion: "authentication.k8s.io/v1",
+            kind: "TokenReview",
+            spec: { token: operator.token },
+          });
+          assert.equal(token.status, 201);
+          assert.equal(token.body.status.user.username, operator.userName);
+          const review = await asOperator(
+            "POST",
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            {
+              apiVersion: "authorization.k8s.io/v1",
+              kind: "SubjectAccessReview",
+              spec: {
+                user: operator.userName,
+                groups: token.body.status.user.groups,
+                nonResourceAttributes: { path: "/metrics", verb: "get" },
+              },
+            },
+          );
+          assert.equal(review.status, 201);
+          assert.equal(review.body.status.allowed, false);
+          // Its rule is create only: anything else is refused before the method is looked at.
+          assert.equal(
+            (await asOperator("GET", "/apis/authorization.k8s.io/v1/subjectaccessreviews")).status,
+            403,
+          );
+        },
+      );
+
+      await t.step(
         "what its rules allow works; the verbs and places they leave out do not",
         async () => {
           const allowed = [
