@@ -299,6 +299,12 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
     return { summary, kubeconfig: api.kubeconfig, example };
   } catch (error) {
     await stopAll();
+    // Whatever broke while the deadline or Ctrl-C was cutting things short, lead with that.
+    const cut = (signal.reason as Error | undefined)?.message;
+    const message = (error as Error).message ?? String(error);
+    if (signal.aborted && cut && !message.startsWith(cut)) {
+      throw new Error(`${cut} (${message})`, { cause: error });
+    }
     throw error;
   }
 }
