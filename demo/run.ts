@@ -104,6 +104,13 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
       return service;
     };
     const startApi = async () => {
+      const slow = options.real
+        ? setTimeout(() =>
+          display.say(
+            "… the real API server is slow to come up: the first time, tools/kube-apiserver.sh " +
+              "builds it with Go (10–20 min; give a longer --timeout)",
+          ), 15_000)
+        : undefined;
       try {
         return track(
           await step(
@@ -119,6 +126,8 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
         return track(
           await step("fake API server ready", () => startApiServer(options.dir, false, signal)),
         );
+      } finally {
+        clearTimeout(slow);
       }
     };
     const starters: Record<Platform, () => Promise<PlatformService>> = {
@@ -290,6 +299,12 @@ export async function runDemo(context: RunContext): Promise<RunResult> {
     return { summary, kubeconfig: api.kubeconfig, example };
   } catch (error) {
     await stopAll();
+    // Whatever broke while the deadline or Ctrl-C was cutting things short, lead with that.
+    const cut = (signal.reason as Error | undefined)?.message;
+    const message = (error as Error).message ?? String(error);
+    if (signal.aborted && cut && !message.startsWith(cut)) {
+      throw new Error(`${cut} (${message})`, { cause: error });
+    }
     throw error;
   }
 }
