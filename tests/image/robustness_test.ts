@@ -518,10 +518,14 @@ suite.test("deleting an image whose provider is no longer configured warns what 
     await run.registry.update({}); // capv removed from the configuration
     await cluster.nodeImages.delete(NAME, TEST_NAMESPACE);
     await cluster.waitFor("NodeImage gone", async () => (await cluster.image(NAME)) === undefined);
-    const warning = (await cluster.eventsAbout(NAME)).find((e) =>
-      e.reason === "ProviderNotConfigured" && e.type === "Warning" && /may remain/.test(e.note)
+    // Events are written after the status write that ends the deletion: wait for them.
+    const warning = await cluster.waitFor(
+      "the Warning Event",
+      async () =>
+        (await cluster.eventsAbout(NAME)).find((e) =>
+          e.reason === "ProviderNotConfigured" && e.type === "Warning" && /may remain/.test(e.note)
+        ),
     );
-    assert.ok(warning, "a Warning Event is recorded");
     assert.match(warning.note, new RegExp(specName(NAME)));
     assert.match(warning.note, /capv catalog in locations dc-a, dc-b, dc-c/);
     assert.equal(catalog.items("dc-a").size, 1, "nothing could be removed");
@@ -535,10 +539,14 @@ suite.test("deleting an image whose provider is no longer configured warns what 
     );
     await cluster.nodeImages.delete(mox, TEST_NAMESPACE);
     await cluster.waitFor("mox gone", async () => (await cluster.image(mox)) === undefined);
-    const unknown = (await cluster.eventsAbout(mox)).find((e) =>
-      e.reason === "ProviderNotConfigured" && e.type === "Warning" && /may remain/.test(e.note)
+    const unknown = await cluster.waitFor(
+      "the Warning Event about mox",
+      async () =>
+        (await cluster.eventsAbout(mox)).find((e) =>
+          e.reason === "ProviderNotConfigured" && e.type === "Warning" && /may remain/.test(e.note)
+        ),
     );
-    assert.match(unknown?.note ?? "", /unknown/);
+    assert.match(unknown.note, /unknown/);
     await run.stop();
   }));
 
