@@ -9,9 +9,10 @@
  * Path remapping, the one difference from the image: every absolute path in the flags becomes
  * `<temp dir><path>` (so `/etc/image-distribution-operator` is `<tmp>/etc/image-distribution-
  * operator`), except `/app`, which is this checkout, and `/deno-dir`, which is this machine's
- * Deno cache. The test puts the operator's files at the remapped paths. The in-cluster service
- * account path is fixed in the code, so the operator reaches the API server through a kubeconfig
- * in the mounted configuration directory instead.
+ * Deno cache. The test puts the operator's files at the remapped paths, the service account's
+ * `token`, `ca.crt` and `namespace` included (`--service-account-dir` names the remapped
+ * directory), and sets `KUBERNETES_SERVICE_HOST`/`PORT` to the fake API server as the kubelet
+ * would: no kubeconfig exists, so the operator takes the in-cluster path it takes in a pod.
  */
 import assert from "node:assert/strict";
 import { stringify } from "yaml";
@@ -30,6 +31,9 @@ import { layoutFor } from "./support/provider_configs.ts";
 import { s3rverUnavailable, startS3rver } from "./support/s3rver.ts";
 import { opensslAvailable, opensslMissing, testPki } from "./support/tls.ts";
 import { OPERATOR_ENVIRONMENT } from "../main.ts";
+import { DEFAULT_IN_CLUSTER_ROOT } from "../lib/kube/config.ts";
+import { LEASES } from "../lib/kube/resource.ts";
+import { DEFAULT_LEASE_NAME } from "../lib/kube/leader_election.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const CRDS = `${ROOT}/crds`;
@@ -57,9 +61,14 @@ function denoDir(): string {
   return JSON.parse(new TextDecoder().decode(info.stdout)).denoDir;
 }
 
-/** The flags with their paths moved under `tmp` (see the top of the file). */
+/** Where the image's absolute path `p` is in this test (see the top of the file). */
+function remapPath(p: string, tmp: string, cache: string): string {
+  return p === "/app" ? ROOT : p === "/deno-dir" ? cache : `${tmp}${p}`;
+}
+
+/** The flags with their paths moved under `tmp`. */
 function remap(flags: string[], tmp: string, cache: string): string[] {
-  const path = (p: string) => p === "/app" ? ROOT : p === "/deno-dir" ? cache : `${tmp}${p}`;
+  const path = (p: string) => remapPath(p, tmp, cache);
   return flags.map((flag) => {
     const match = /^--(allow|deny|ignore)-(read|write)=(.*)$/.exec(flag);
     if (!match) return flag;
@@ -103,7 +112,7 @@ Deno.test("the entrypoint's permission flags are scoped: no write, run or ffi, a
     const path of [
       "/app",
       "/deno-dir",
-      "/var/run/secrets/kubernetes.io/serviceaccount",
+      DEFAULT_IN_CLUSTER_ROOT,
       "/home/.vsphere",
       "/home/.vcd",
       "/home/.proxmox",
@@ -129,16 +138,17 @@ Deno.test({
     const flags = remap(await entrypointFlags(), tmp, cache);
     const configDir = `${tmp}/etc/image-distribution-operator`;
     const certDir = `${tmp}/tmp/k8s-metrics-server/metrics-certs`;
-    for (const dir of [configDir, certDir, `${tmp}/outside`, `${tmp}/home/nonroot`]) {
+    const serviceAccountDir = remapPath(DEFAULT_IN_CLUSTER_ROOT, tmp, cache);
+    const podNamespace = "image-distribution-system";
+    for (
+      const dir of [configDir, certDir, serviceAccountDir, `${tmp}/outside`, `${tmp}/home/nonroot`]
+    ) {
       await Deno.mkdir(dir, { recursive: true });
     }
     const pki = await testPki();
-    // Self-signed: the fake's kubeconfig trusts its serving certificate itself.
-    const api = await FakeApiServer.start({
-      crdDir: CRDS,
-      token: "operator-token",
-      tls: await selfSignedCertificate(),
-    });
+    // Self-signed (for 127.0.0.1 among others): the service account's ca.crt is the certificate.
+    const apiTls = await selfSignedCertificate();
+    const api = await FakeApiServer.start({ crdDir: CRDS, token: "operator-token", tls: apiTls });
     const s3 = await startS3rver();
     const proxmox = await startFakeProxmox(pki);
     const transport = api.transport({ token: "operator-token" });
@@ -146,7 +156,10 @@ Deno.test({
     let stderr: Promise<string> | undefined;
     let reachedEnd = false;
     try {
-      await api.writeKubeconfig(`${configDir}/kubeconfig`, { token: "operator-token" });
+      // What the kubelet mounts for the pod's service account.
+      await Deno.writeTextFile(`${serviceAccountDir}/token`, "operator-token");
+      await Deno.writeTextFile(`${serviceAccountDir}/ca.crt`, apiTls.cert);
+      await Deno.writeTextFile(`${serviceAccountDir}/namespace`, podNamespace);
       const image = defaultImageName("capmox");
       await s3.createBucket("images");
       await s3.put(
@@ -180,10 +193,13 @@ Deno.test({
 
       const health = freePort();
       const metrics = freePort();
-      // The image's environment: DENO_DIR and HOME, plus a variable the operator must not see.
+      // The image's environment: DENO_DIR and HOME, the kubelet's service variables, plus a
+      // variable the operator must not see. HOME has no .kube/config.
       const env = {
         DENO_DIR: cache,
         HOME: `${tmp}/home/nonroot`,
+        KUBERNETES_SERVICE_HOST: "127.0.0.1",
+        KUBERNETES_SERVICE_PORT: String(api.port),
         NO_COLOR: "1",
         DENO_NO_UPDATE_CHECK: "1",
         DENO_NO_PROMPT: "1",
@@ -194,10 +210,9 @@ Deno.test({
           "run",
           ...flags,
           "main.ts",
-          `--kubeconfig=${configDir}/kubeconfig`,
+          `--service-account-dir=${serviceAccountDir}`,
           `--config=${configDir}/values.yaml`,
           "--leader-elect",
-          "--leader-election-namespace=default",
           `--health-probe-bind-address=127.0.0.1:${health}`,
           `--metrics-bind-address=127.0.0.1:${metrics}`,
           `--metrics-cert-path=${certDir}`,
@@ -212,17 +227,21 @@ Deno.test({
 
       const releases = new ResourceClient<Release>(transport, RELEASES);
       const images = new ResourceClient<NodeImage>(transport, NODE_IMAGES);
-      await new ResourceClient(transport, NAMESPACES).create({
-        apiVersion: "v1",
-        kind: "Namespace",
-        metadata: { name: TEST_NAMESPACE },
-      });
+      for (const name of [TEST_NAMESPACE, podNamespace]) {
+        await new ResourceClient(transport, NAMESPACES).create({
+          apiVersion: "v1",
+          kind: "Namespace",
+          metadata: { name },
+        });
+      }
       await releases.create(release("proxmox-35.0.0").build());
       const available = await eventually("the NodeImage to be Available", async () => {
         const found = await images.get(image, TEST_NAMESPACE);
         return found.status?.state === "Available" ? found : undefined;
       });
       assert.equal(available.status?.ready, "1/1");
+      // The Lease is in the namespace read from the service account's `namespace` file.
+      await new ResourceClient(transport, LEASES).get(DEFAULT_LEASE_NAME, podNamespace);
 
       // Secure metrics work under these permissions, with RSS from Deno and no /proc metrics.
       const client = Deno.createHttpClient({ caCerts: [tls.cert] });
@@ -298,6 +317,11 @@ console.log(JSON.stringify({
       if (reachedEnd) {
         assert.equal(status?.code, 0, `the operator's exit code; its log:\n${log}`);
         assert.doesNotMatch(log!, /NotCapable|Requires \w+ access/, "no permission was missing");
+        assert.match(
+          log!,
+          /"source":"in-cluster"/,
+          "the operator used the in-cluster configuration",
+        );
       } else console.error(`The operator's log:\n${log}`);
     }
   },

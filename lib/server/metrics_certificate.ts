@@ -7,7 +7,8 @@
  * Caveats: the files are read once at start; a rotated certificate (cert-manager renews before
  * expiry) takes effect at the next restart. controller-runtime watches the files instead.
  */
-import { type CertificateAndKey, selfSignedCertificate } from "./self_signed_certificate.ts";
+import type { CertificateAndKey } from "../tls/certificate.ts";
+import { selfSignedCertificate } from "./self_signed_certificate.ts";
 
 /** The certificate files cannot be used; the message names the flag and the file. */
 export class MetricsCertificateError extends Error {

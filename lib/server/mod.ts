@@ -21,4 +21,5 @@ export {
   type MetricsCertificateOptions,
 } from "./metrics_certificate.ts";
 export { MetricsAuth, type MetricsAuthOptions, type UserInfo } from "./metrics_auth.ts";
-export { type CertificateAndKey, selfSignedCertificate } from "./self_signed_certificate.ts";
+export { selfSignedCertificate } from "./self_signed_certificate.ts";
+export type { CertificateAndKey } from "../tls/certificate.ts";

@@ -23,7 +23,7 @@ import { type BindAddress, parseBindAddress } from "./bind_address.ts";
 import { EventLoopMonitor } from "./event_loop_monitor.ts";
 import { Readiness, renderReport } from "./health_checks.ts";
 import type { MetricsAuth } from "./metrics_auth.ts";
-import type { CertificateAndKey } from "./self_signed_certificate.ts";
+import type { CertificateAndKey } from "../tls/certificate.ts";
 
 export interface OperatorServerOptions {
   /** `host:port`, `:port` or `0`; the Go operator's default is `:8081`. */

@@ -1,17 +1,21 @@
 /**
- * The few ASN.1 DER encodings an X.509 certificate needs: each function returns one complete
- * TLV (tag, length, value). Definite lengths only, as DER requires.
+ * The few ASN.1 DER encodings (X.690) an X.509 certificate needs. Each function returns one
+ * complete TLV: tag, definite length, value.
+ *
+ * Guarantees: lengths in the shortest form DER requires; INTEGERs minimal and non-negative.
+ * Caveats: only what `certificate.ts` uses; there is no decoder (node:crypto's `X509Certificate`
+ * reads certificates back in tests).
  */
 
-function tlv(tag: number, value: Uint8Array): Uint8Array {
+/** A TLV with `tag` around `value`. */
+export function tlv(tag: number, value: Uint8Array): Uint8Array {
   const n = value.byteLength;
-  const length = n < 0x80
-    ? [n]
-    : n < 0x100
-    ? [0x81, n]
-    : n < 0x10000
-    ? [0x82, n >> 8, n & 0xff]
-    : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
+  const length: number[] = [];
+  if (n < 0x80) length.push(n);
+  else {
+    for (let rest = n; rest > 0; rest = Math.floor(rest / 256)) length.unshift(rest & 0xff);
+    length.unshift(0x80 | length.length);
+  }
   const out = new Uint8Array(1 + length.length + n);
   out[0] = tag;
   out.set(length, 1);
@@ -19,7 +23,7 @@ function tlv(tag: number, value: Uint8Array): Uint8Array {
   return out;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
   for (const part of parts) {
@@ -50,6 +54,7 @@ export function unsignedInteger(bytes: Uint8Array): Uint8Array {
   return tlv(0x02, trimmed[0] & 0x80 ? concat([new Uint8Array([0]), trimmed]) : trimmed);
 }
 
+/** An INTEGER from 0 to 255. */
 export const smallInteger = (n: number) => unsignedInteger(new Uint8Array([n]));
 
 /** An OBJECT IDENTIFIER from dotted text. */
@@ -66,8 +71,10 @@ export function oid(dotted: string): Uint8Array {
   return tlv(0x06, new Uint8Array(bytes));
 }
 
-/** UTCTime (years 1950–2049), as X.509 validity wants it. */
-export function utcTime(date: Date): Uint8Array {
-  const text = date.toISOString().replace(/[-:T]/g, "").slice(2, 14) + "Z";
-  return tlv(0x17, new TextEncoder().encode(text));
+/** A certificate time: UTCTime before 2050, GeneralizedTime from then on (RFC 5280 §4.1.2.5). */
+export function time(date: Date): Uint8Array {
+  const text = date.toISOString().replace(/[-:T]/g, "").slice(0, 14) + "Z";
+  return date.getUTCFullYear() < 2050
+    ? tlv(0x17, new TextEncoder().encode(text.slice(2)))
+    : tlv(0x18, new TextEncoder().encode(text));
 }
