@@ -242,3 +242,46 @@ global: {podSecurityStandards: {enforced: true}}
     });
   }
 });
+
+Deno.test("a config file outside the paths Deno may read is named, with Deno's reason", async () => {
+  // The container's situation (Containerfile: --allow-read lists the mount points): the
+  // checkout and the Deno cache are readable, the directory holding values.yaml is not.
+  const info = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json"],
+    stdout: "piped",
+  })
+    .output();
+  const denoDir = JSON.parse(new TextDecoder().decode(info.stdout)).denoDir as string;
+  const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/values.yaml`;
+    await Deno.writeTextFile(file, PROXMOX);
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-read=${root},${denoDir}`,
+        "--allow-env",
+        "--allow-net",
+        "--allow-sys",
+        MAIN,
+        "--health-probe-bind-address=0",
+        `--config=${file}`,
+      ],
+      stdout: "null",
+      stderr: "piped",
+      env: { NO_COLOR: "1", DENO_NO_PROMPT: "1" },
+    }).output();
+    const text = new TextDecoder().decode(stderr);
+    assert.equal(code, 2, `exit status; stderr:\n${text}`);
+    const [line] = logLines(text, /^Invalid configuration$/);
+    assert.ok(line, text);
+    assert.equal(
+      line.error,
+      `Invalid config file "${file}": cannot read the file (NotCapable: ` +
+        `Requires read access to "${file}", run again with the --allow-read flag)`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

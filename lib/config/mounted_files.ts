@@ -56,8 +56,13 @@ export function decodeText<T>(
   return { value, issues: d.issues };
 }
 
-/** The issue for a file that cannot be read; the error's class says why (NotFound, …). */
+/**
+ * The issue for a file that cannot be read; the error's class says why (NotFound, …). A file
+ * outside the paths Deno may read (the container's `--allow-read`) keeps Deno's own message,
+ * which says so: the class alone, NotCapable, would not tell the user what to change.
+ */
 export function unreadable(file: string, error: unknown): ConfigIssue {
   const reason = error instanceof Error ? error.name : "unknown error";
-  return { file, path: "", message: `cannot read the file (${reason})` };
+  const detail = error instanceof Deno.errors.NotCapable ? `: ${error.message}` : "";
+  return { file, path: "", message: `cannot read the file (${reason}${detail})` };
 }
