@@ -39,13 +39,12 @@ import { startSim } from "../tests/e2e/_vsphere.ts";
 import { type S3rver, s3rverUnavailable, startS3rver } from "../tests/support/s3rver.ts";
 import { opensslAvailable, opensslMissing, type TestPki, testPki } from "../tests/support/tls.ts";
 import { type Vcsim, vcsimUnavailable } from "../tests/support/vcsim.ts";
-import { forEachLimited, line } from "./_support.ts";
+import { containerV8Flags, forEachLimited, line } from "./_support.ts";
 import { putOva } from "./vcd_upload.ts";
 
 const MIB = 1024 * 1024;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const HELLO = new URL("./_hello.ts", import.meta.url).pathname;
-const CONTAINERFILE = new URL("../Containerfile", import.meta.url).pathname;
 const README = new URL("../README.md", import.meta.url).pathname;
 const CRDS = new URL("../crds", import.meta.url).pathname;
 const NAMESPACE = "giantswarm";
@@ -137,17 +136,25 @@ export async function benchMemory(): Promise<void> {
       return;
     }
 
+    await Deno.writeTextFile(`/proc/${operator.pid}/clear_refs`, "5");
     await seedCache(transport);
-    await waitFor("every NodeImage reconciled", () => allHandled(transport));
+    await waitFor("every NodeImage reconciled", () => {
+      operator.alive();
+      return allHandled(transport);
+    });
+    const arrival = status(operator.pid).hwm;
+    line("peak while they arrive and are reconciled", mib(arrival));
     const cached = await settle(operator.pid);
     line(
       `${NODE_IMAGE_COUNT} NodeImages and ${RELEASE_COUNT} Releases cached`,
       `${mib(cached)} (+${mib(cached - idle)} over idle)`,
     );
 
+    // The transfers' own peak: "5" resets VmHWM to the current RSS (proc(5), clear_refs).
+    await Deno.writeTextFile(`/proc/${operator.pid}/clear_refs`, "5");
     const before = status(operator.pid).rss;
     const started = performance.now();
-    await transfers(transport, s3, transferMib * MIB);
+    await transfers(transport, s3, transferMib * MIB, operator);
     const seconds = (performance.now() - started) / 1000;
     const peak = status(operator.pid).hwm;
     line(
@@ -164,6 +171,11 @@ export async function benchMemory(): Promise<void> {
           `${RELEASE_COUNT.toLocaleString("en")} Releases cached`,
         bytes: cached,
         note: `+${mib(cached - idle)} over idle`,
+      },
+      {
+        label: "peak while those 12,000 objects arrive and are reconciled",
+        bytes: arrival,
+        note: "VmHWM; one status write and one Event per NodeImage",
       },
       {
         label: `four concurrent ${transferMib / 1024} GiB transfers (2 push, 2 pull), peak`,
@@ -192,13 +204,6 @@ async function benchTransport(url: string, pki: TestPki, dir: string) {
     }),
   );
   return loadKubeConfig({ kubeconfig }).transport;
-}
-
-/** The `DENO_V8_FLAGS` the Containerfile sets (the pod's flags), or "" when it sets none. */
-export function containerV8Flags(text = Deno.readTextFileSync(CONTAINERFILE)): string {
-  return /^ENV .*\bDENO_V8_FLAGS=("([^"]*)"|(\S*))/m.exec(text)?.slice(2).find((v) =>
-    v !== undefined
-  ) ?? "";
 }
 
 function valuesYaml(
@@ -257,6 +262,8 @@ function valuesYaml(
 
 interface OperatorProcess {
   pid: number;
+  /** Throws, with the end of its log, once the process has exited. */
+  alive(): void;
   /** The heap figures of its /metrics (a diagnostic). */
   heap(): Promise<string>;
   ready(): Promise<void>;
@@ -313,6 +320,9 @@ function startOperator(options: {
   child.status.then(() => exited = true);
   return {
     pid: child.pid,
+    alive() {
+      if (exited) throw new Error(`The operator exited:\n${tail.join("\n")}`);
+    },
     async heap() {
       const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
       return text.split("\n").filter((l) => /^nodejs_(heap|external)/.test(l)).join("\n");
@@ -435,7 +445,12 @@ async function allHandled(transport: KubeTransport): Promise<boolean> {
  * Two images, each at two locations: 4 transfers, the operator's default limit. The capvcd OVA
  * streams through the operator; the Proxmox nodes fetch the qcow2 from S3 themselves.
  */
-async function transfers(transport: KubeTransport, s3: S3rver, bytes: number): Promise<void> {
+async function transfers(
+  transport: KubeTransport,
+  s3: S3rver,
+  bytes: number,
+  operator: OperatorProcess,
+): Promise<void> {
   const name = "flatcar-stable-4593.2.3-kube-1.35.6-tooling-1.32.1-gs";
   await putOva(s3, BUCKET, s3KeyFor(name, vcd.layout), bytes);
   await putQcow2(s3, s3KeyFor(name, proxmox.layout), bytes);
@@ -449,6 +464,7 @@ async function transfers(transport: KubeTransport, s3: S3rver, bytes: number): P
     });
   }
   await waitFor("both images Available at every location", async () => {
+    operator.alive();
     const states = await Promise.all(
       [vcd.id, proxmox.id].map(async (provider) =>
         (await images.get(`${provider}-${name}`, NAMESPACE)).status?.state
