@@ -87,8 +87,10 @@ export async function benchMemory(): Promise<void> {
       }),
       (s) => s.close(),
     );
-    const dir = stack.add(await Deno.makeTempDir({ prefix: "ido-memory-" }), (d) =>
-      Deno.remove(d, { recursive: true }));
+    const dir = stack.add(
+      await Deno.makeTempDir({ prefix: "ido-memory-" }),
+      (d) => Deno.remove(d, { recursive: true }),
+    );
     const transport = stack.add(await benchTransport(api.url, pki, dir), (t) => t.close());
     await new ResourceClient(transport, NAMESPACES).create({ metadata: { name: NAMESPACE } });
     const s3 = stack.add(await startS3rver(), (s) => s.stop());
@@ -171,7 +173,11 @@ export async function benchMemory(): Promise<void> {
 
     const figures: Figure[] = [
       { label: "Deno hello world (same run, same V8 flags)", bytes: hello, note: "baseline" },
-      { label: "idle in-cluster, every provider configured", bytes: idle, note: ratio(idle, hello) },
+      {
+        label: "idle in-cluster, every provider configured",
+        bytes: idle,
+        note: ratio(idle, hello),
+      },
       {
         label: `four concurrent ${transferMib / 1024} GiB transfers (2 push, 2 pull), peak`,
         bytes: peak,
@@ -203,7 +209,10 @@ async function benchTransport(url: string, pki: TestPki, dir: string) {
   await Deno.writeTextFile(
     kubeconfig,
     JSON.stringify({
-      clusters: [{ name: "fake", cluster: { server: url, "certificate-authority": pki.caCertPath } }],
+      clusters: [{
+        name: "fake",
+        cluster: { server: url, "certificate-authority": pki.caCertPath },
+      }],
       users: [{ name: "bench", user: { token: "bench" } }],
       contexts: [{ name: "fake", context: { cluster: "fake", user: "bench" } }],
       "current-context": "fake",

@@ -586,7 +586,7 @@ async function benchFigures(): Promise<{ idle: number; peak: number }> {
   const readme = await Deno.readTextFile(`${root}README.md`);
   const block = /<!-- memory-bench:start -->([\s\S]*?)<!-- memory-bench:end -->/.exec(readme);
   assert.ok(block, "README.md has no memory-bench block");
-  const rows = [...block[1].matchAll(/^\| ([^|]+) \| ([\d.]+) MiB \|/gm)]
+  const rows = [...block[1].matchAll(/^\|\s*([^|]+?)\s*\|\s*([\d.]+) MiB\s*\|/gm)]
     .map(([, label, mib]) => ({ label, mib: Number(mib) }));
   const idle = rows.find((r) => r.label.startsWith("idle"));
   assert.ok(idle && rows.length >= 4, `unexpected memory-bench table: ${block[1]}`);
