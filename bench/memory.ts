@@ -466,21 +466,34 @@ async function transfers(
   name: string,
   operator: OperatorProcess,
 ): Promise<void> {
-  const images = new ResourceClient<NodeImage>(transport, NODE_IMAGES);
-  for (const provider of [vcd.id, proxmox.id]) {
-    await images.create({
-      apiVersion: "image.giantswarm.io/v1alpha1",
-      kind: "NodeImage",
-      metadata: { name: `${provider}-${name}`, namespace: NAMESPACE },
-      spec: { name, provider },
-    });
+  // A NodeImage is distributed only while a Release uses it: the release controller creates
+  // both from these Releases (flatcar 4593.2.3, kubernetes 1.35.6, os-tooling 1.32.1 → `name`).
+  const releases = new ResourceClient<Release>(transport, RELEASES);
+  for (const prefix of ["cloud-director", "proxmox"]) {
+    await releases.create({
+      apiVersion: "release.giantswarm.io/v1alpha1",
+      kind: "Release",
+      metadata: { name: `${prefix}-35.0.0` },
+      spec: {
+        apps: [],
+        components: [
+          { name: `cluster-${prefix}`, version: "1.0.0" },
+          { name: "flatcar", version: "4593.2.3" },
+          { name: "kubernetes", version: "1.35.6" },
+          { name: "os-tooling", version: "1.32.1" },
+        ],
+        date: "2026-03-02T09:00:00Z",
+        state: "active",
+      },
+    } as Release);
   }
+  const images = new ResourceClient<NodeImage>(transport, NODE_IMAGES);
   await waitFor("both images Available at every location", async () => {
     await new Promise((resolve) => setTimeout(resolve, 4_000));
     operator.alive();
     const states = await Promise.all(
-      [vcd.id, proxmox.id].map(async (provider) =>
-        (await images.get(`${provider}-${name}`, NAMESPACE)).status?.state
+      [vcd.id, proxmox.id].map((provider) =>
+        images.get(`${provider}-${name}`, NAMESPACE).then((i) => i.status?.state, () => undefined)
       ),
     );
     return states.every((state) => state === "Available");
