@@ -179,3 +179,14 @@ export function collectGarbage(): void {
 export function line(label: string, value: string): void {
   console.log(`  ${label.padEnd(46)} ${value}`);
 }
+
+/**
+ * The `DENO_V8_FLAGS` the Containerfile sets (the pod's flags), or "" when it sets none: benches
+ * that measure the operator's memory run it with these.
+ */
+export function containerV8Flags(
+  text = Deno.readTextFileSync(new URL("../Containerfile", import.meta.url)),
+): string {
+  const match = /^ENV .*\bDENO_V8_FLAGS=("([^"]*)"|(\S*))/m.exec(text);
+  return match?.[2] ?? match?.[3] ?? "";
+}

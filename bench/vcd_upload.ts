@@ -1,7 +1,7 @@
 /**
  * VCD upload bench: a 2 GiB OVA (`BENCH_VCD_MIB` sets the disk size) from a local S3 server
  * (s3rver) into the fake VCD (its own process), with the operator side in a fresh process of
- * its own (`_vcd_upload_run.ts`, with the deployment's V8 flag) so its peak RSS is its alone.
+ * its own (`_vcd_upload_run.ts`, with the Containerfile's V8 flags) so its peak RSS is its alone.
  *
  * Figures, never pass/fail:
  * - throughput next to a baseline measured in the same run between the same two servers:
@@ -15,7 +15,7 @@
  * collection that often on the operator side (a diagnostic: how much of the growth is garbage).
  */
 import { createHash } from "node:crypto";
-import { line } from "./_support.ts";
+import { containerV8Flags, line } from "./_support.ts";
 import { type S3rver, s3rverUnavailable, startS3rver } from "../tests/support/s3rver.ts";
 import { ovfDescriptor, tarArchive } from "../tests/support/images.ts";
 
@@ -310,7 +310,7 @@ async function operatorSide(s3Endpoint: string, vcdUrl: string) {
     args: [
       "run",
       "--allow-all",
-      `--v8-flags=--max-old-space-size=160${Deno.env.get("BENCH_VCD_GC_MS") ? ",--expose-gc" : ""}`,
+      `--v8-flags=${containerV8Flags()}${Deno.env.get("BENCH_VCD_GC_MS") ? ",--expose-gc" : ""}`,
       new URL("./_vcd_upload_run.ts", import.meta.url).pathname,
       s3Endpoint,
       BUCKET,

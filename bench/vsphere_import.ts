@@ -1,6 +1,6 @@
 /**
  * vSphere bench (`deno task bench vsphere`): a 2 GiB OVA (`BENCH_VSPHERE_MIB`) from a local S3
- * server (s3rver) into vcsim, push mode, in its own process with the deployment's V8 flag; and
+ * server (s3rver) into vcsim, push mode, in its own process with the Containerfile's V8 flags; and
  * as the baseline, in the same run, `curl GET | curl POST` of the same disk member (a byte range
  * of the same object) to a device URL of a lease made the same way. Also: SOAP calls per import,
  * and inventory calls per resync for 300 images in each of 3 locations. Figures, no pass/fail.
@@ -23,7 +23,7 @@ import { realClock } from "../lib/clock.ts";
 import { startS3rver } from "../tests/support/s3rver.ts";
 import { startVcsim } from "../tests/support/vcsim.ts";
 import { ovfDescriptor } from "../tests/support/images.ts";
-import { line, mib } from "./_support.ts";
+import { containerV8Flags, line, mib } from "./_support.ts";
 
 const MIB = 1024 * 1024;
 const IMAGE = "flatcar-stable-4593.2.3-kube-1.35.6-tooling-1.32.1-gs";
@@ -218,7 +218,7 @@ async function importRun(
     args: [
       "run",
       "--allow-all",
-      "--v8-flags=--max-old-space-size=160",
+      `--v8-flags=${containerV8Flags()}`,
       new URL("./_vsphere_import_run.ts", import.meta.url).pathname,
       endpoint,
       "bench",

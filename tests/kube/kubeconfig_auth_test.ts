@@ -55,7 +55,8 @@ async function get(file: string): Promise<number> {
 }
 
 Deno.test({
-  name: "client certificates and the CA work as inline data and as files relative to the kubeconfig",
+  name:
+    "client certificates and the CA work as inline data and as files relative to the kubeconfig",
   ignore: !hasOpenssl,
   fn: () =>
     withPki(async (pki, dir) => {
