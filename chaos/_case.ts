@@ -100,6 +100,27 @@ export async function withOperator<T>(
   }
 }
 
+/**
+ * Starts the env for a case that runs the operator as processes (it adds each one it starts to
+ * `operators`); runs `fn`; stops any still running and keeps their logs on failure.
+ */
+export async function withEnv<T>(
+  options: EnvOptions,
+  fn: (env: ChaosEnv, operators: Operator[]) => Promise<T>,
+): Promise<T> {
+  const env = await ChaosEnv.start(options);
+  const operators: Operator[] = [];
+  try {
+    return await fn(env, operators);
+  } catch (error) {
+    await keepLogs(error, ...operators);
+    throw error;
+  } finally {
+    await Promise.all(operators.map((o) => o.stop()));
+    await env.close();
+  }
+}
+
 /** Counters read before a fault, to report what the fault cost. */
 export interface Baseline {
   at: number;

@@ -9,6 +9,7 @@ import { apiServerReset } from "./api_server_reset.ts";
 import { corruptImage } from "./corrupt_image.ts";
 import { malformedReleases } from "./malformed_releases.ts";
 import { malformedConfigurations } from "./malformed_configurations.ts";
+import { sigkillMidTransfer, sigtermMidTransfer } from "./killed_mid_transfer.ts";
 
 // deno-lint-ignore no-explicit-any
 export const CASES: ChaosCase<any>[] = [
@@ -21,4 +22,6 @@ export const CASES: ChaosCase<any>[] = [
   corruptImage,
   malformedReleases,
   malformedConfigurations,
+  sigkillMidTransfer,
+  sigtermMidTransfer,
 ];
