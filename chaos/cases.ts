@@ -10,6 +10,8 @@ import { corruptImage } from "./corrupt_image.ts";
 import { malformedReleases } from "./malformed_releases.ts";
 import { malformedConfigurations } from "./malformed_configurations.ts";
 import { sigkillMidTransfer, sigtermMidTransfer } from "./killed_mid_transfer.ts";
+import { leaderFailover } from "./leader_failover.ts";
+import { platformUnreachable } from "./platform_unreachable.ts";
 
 // deno-lint-ignore no-explicit-any
 export const CASES: ChaosCase<any>[] = [
@@ -24,4 +26,6 @@ export const CASES: ChaosCase<any>[] = [
   malformedConfigurations,
   sigkillMidTransfer,
   sigtermMidTransfer,
+  platformUnreachable,
+  leaderFailover,
 ];
