@@ -84,8 +84,10 @@ export class ChaosEnv {
   readonly releases: ResourceClient<Release>;
   readonly nodeImages: ResourceClient<NodeImage>;
   readonly events: ResourceClient<KubeEvent>;
-  /** Secrets configured for the operator, by what they are. */
+  /** Secrets configured for the operator, by what they are (platforms a case adds add theirs). */
   readonly secrets: Record<string, string>;
+  /** Sections a case added to values.yaml (another platform). */
+  extraValues: Record<string, unknown> = {};
   /** Every time a Terminating NodeImage gained a Release, as `image: +release`. */
   readonly dyingRegistrations: string[] = [];
   readonly #unsubscribe: () => void;
@@ -207,6 +209,7 @@ export class ChaosEnv {
           }]),
         ),
       },
+      ...this.extraValues,
       ...extra,
     };
   }

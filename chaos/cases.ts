@@ -12,6 +12,7 @@ import { malformedConfigurations } from "./malformed_configurations.ts";
 import { sigkillMidTransfer, sigtermMidTransfer } from "./killed_mid_transfer.ts";
 import { leaderFailover } from "./leader_failover.ts";
 import { platformUnreachable } from "./platform_unreachable.ts";
+import { sessionExpiryVcd } from "./session_expiry.ts";
 
 // deno-lint-ignore no-explicit-any
 export const CASES: ChaosCase<any>[] = [
@@ -28,4 +29,5 @@ export const CASES: ChaosCase<any>[] = [
   sigtermMidTransfer,
   platformUnreachable,
   leaderFailover,
+  sessionExpiryVcd,
 ];
