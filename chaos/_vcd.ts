@@ -8,6 +8,14 @@ import { type ChaosEnv, flatcarVersion, imageSpecName } from "./_env.ts";
 import { FakeVcd } from "../tests/vcd/fake_vcd/mod.ts";
 import type { WorldTimings } from "../tests/vcd/fake_vcd/world.ts";
 import { imageBytes } from "../tests/image/_s3.ts";
+import { release } from "../tests/support/builders.ts";
+import type { Release } from "../lib/release/objects.ts";
+
+/** A Cloud Director Release using flatcar `flatcar`. */
+export function vcdRelease(name: string, flatcar: string): Release {
+  return release(name).withoutComponent("cluster-vsphere")
+    .withComponent("cluster-cloud-director", "0.60.0").withFlatcar(flatcar).build();
+}
 
 const ORG = "giantswarm";
 const USER = "image-operator";

@@ -9,7 +9,11 @@ import { apiServerReset } from "./api_server_reset.ts";
 import { corruptImage } from "./corrupt_image.ts";
 import { malformedReleases } from "./malformed_releases.ts";
 import { malformedConfigurations } from "./malformed_configurations.ts";
-import { sigkillMidTransfer, sigtermMidTransfer } from "./killed_mid_transfer.ts";
+import {
+  sigkillMidTransferProxmox,
+  sigkillMidTransferVcd,
+  sigtermMidTransferProxmox,
+} from "./killed_mid_transfer.ts";
 import { leaderFailover } from "./leader_failover.ts";
 import { platformUnreachable } from "./platform_unreachable.ts";
 import { sessionExpiryVcd } from "./session_expiry.ts";
@@ -25,8 +29,9 @@ export const CASES: ChaosCase<any>[] = [
   corruptImage,
   malformedReleases,
   malformedConfigurations,
-  sigkillMidTransfer,
-  sigtermMidTransfer,
+  sigkillMidTransferProxmox,
+  sigkillMidTransferVcd,
+  sigtermMidTransferProxmox,
   platformUnreachable,
   leaderFailover,
   sessionExpiryVcd,

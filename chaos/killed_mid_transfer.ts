@@ -4,14 +4,17 @@
  * SIGTERM (the process must cancel its transfers, remove what they left and exit 0 within the
  * grace period, before the new one starts).
  *
- * Platform: the fake Proxmox, with tasks slowed so that transfers are under way when the signal
- * comes. (The fake VCD and vcsim variants are not written yet; see the README.)
+ * Platforms: the fake Proxmox (tasks slowed) and the fake VCD (imports slowed), so that
+ * transfers are under way when the signal comes. (The vcsim variant is not written yet.)
  */
 import { AlreadyExistsError } from "../lib/kube/errors.ts";
+import type { Release } from "../lib/release/objects.ts";
+import type { FakeVcd } from "../tests/vcd/fake_vcd/mod.ts";
 import { type ChaosCase, type Figures, retryApi, sleep, withEnv } from "./_case.ts";
-import { converge, proxmoxCheck } from "./_check.ts";
+import { converge, type PlatformCheck, proxmoxCheck } from "./_check.ts";
 import { type ChaosEnv, flatcarVersion, proxmoxRelease } from "./_env.ts";
 import { startProcess, waitReady } from "./_operator.ts";
+import { addFakeVcd, vcdCheck, vcdRelease } from "./_vcd.ts";
 
 interface Params {
   images: number;
@@ -19,42 +22,71 @@ interface Params {
 
 const SLOW_TASKS = { download: 3000, qmcreate: 800, qmconfig: 800, qmtemplate: 500 };
 
-function downloads(env: ChaosEnv): number {
-  return env.proxmox.requests.filter((r) => r.route.endsWith("/download-url")).length;
+/** What a case needs from the platform under test. */
+interface Platform {
+  name: string;
+  setUp(env: ChaosEnv): Promise<PlatformCheck>;
+  release(i: number): Release;
+  /** Transfers started so far. */
+  transfers(env: ChaosEnv): number;
+  /** What transfers leave while they run. */
+  partials(env: ChaosEnv): string[];
 }
 
-/** Non-template VMs and import files: what a transfer leaves while it runs. */
-function partials(env: ChaosEnv): string[] {
-  return [
+const proxmox: Platform = {
+  name: "proxmox",
+  setUp: (env) => Promise.resolve(proxmoxCheck(env)),
+  release: (i) => proxmoxRelease(`proxmox-1.${i}.0`, flatcarVersion(i)),
+  transfers: (env) => env.proxmox.requests.filter((r) => r.route.endsWith("/download-url")).length,
+  partials: (env) => [
     ...[...env.proxmox.cluster.vms.values()].filter((vm) => vm.config.template !== "1")
       .map((vm) => `VM ${vm.node}/${vm.vmid}`),
     ...env.proxmox.cluster.allFiles().map((f) => `file ${f}`),
-  ];
+  ],
+};
+
+function vcd(): Platform {
+  let fake: FakeVcd;
+  return {
+    name: "vcd",
+    setUp: async (env) => {
+      fake = await addFakeVcd(env, { timings: { importDelayMs: 3000 } });
+      return vcdCheck(fake);
+    },
+    release: (i) => vcdRelease(`cloud-director-1.${i}.0`, flatcarVersion(i)),
+    transfers: () =>
+      fake.requests.filter((r) => r.method === "POST" && /action\/upload/.test(r.path)).length,
+    partials: () =>
+      fake.templates().filter((t) => t.status !== 8).map((t) => `template ${t.name}`),
+  };
 }
 
-function killCase(signal: "SIGKILL" | "SIGTERM"): ChaosCase<Params> {
+function killCase(signal: "SIGKILL" | "SIGTERM", platform: Platform): ChaosCase<Params> {
   return {
-    name: signal === "SIGKILL" ? "sigkill-mid-transfer-proxmox" : "sigterm-mid-transfer",
-    summary: `the operator process gets ${signal} while transfers run, then starts again`,
+    name: signal === "SIGKILL"
+      ? `sigkill-mid-transfer-${platform.name}`
+      : `sigterm-mid-transfer-${platform.name}`,
+    summary: `the operator process gets ${signal} while ${platform.name} transfers run, then starts again`,
     defaults: { images: 3 },
     run: (p) =>
       withEnv({ taskDurationMs: SLOW_TASKS }, async (env, operators) => {
-        const check = { platforms: [proxmoxCheck(env)], operators };
+        const platformCheck = await platform.setUp(env);
+        const check = { platforms: [proxmoxCheck(env), platformCheck], operators };
         const first = startProcess(env, ["--max-concurrent-transfers=8"], "first");
         operators.push(first);
         await waitReady(first);
         for (let i = 0; i < p.images; i++) {
-          const release = proxmoxRelease(`proxmox-1.${i}.0`, flatcarVersion(i));
+          const release = platform.release(i);
           await retryApi(() => env.releases.create(release), AlreadyExistsError);
         }
-        // Mid-transfer: downloads asked for and something partial on the platform.
+        // Mid-transfer: transfers started and something partial on the platform.
         const deadline = Date.now() + 60_000;
-        while (!(downloads(env) > 0 && partials(env).length > 0)) {
+        while (!(platform.transfers(env) > 0 && platform.partials(env).length > 0)) {
           if (Date.now() > deadline) throw new Error("no transfer got under way");
           await sleep(50);
         }
-        await sleep(1000);
-        const figures: Figures = { "partial artefacts at the signal": partials(env).length };
+        await sleep(500);
+        const figures: Figures = { "partial artefacts at the signal": platform.partials(env).length };
         const stopAt = performance.now();
         first.kill(signal);
         const code = await first.exited;
@@ -64,23 +96,24 @@ function killCase(signal: "SIGKILL" | "SIGTERM"): ChaosCase<Params> {
           if (code !== 0) throw new Error(`SIGTERM: exit code ${code}, expected 0`);
           // Tasks already started on the platform finish there; give them their time.
           await sleep(4000);
-          const left = partials(env);
+          const left = platform.partials(env);
           figures["left after SIGTERM"] = left.length;
           if (left.length) throw new Error(`SIGTERM left partial artefacts: ${left.join(", ")}`);
         }
-        const before = downloads(env);
+        const before = platform.transfers(env);
         const second = startProcess(env, ["--max-concurrent-transfers=8"], "second");
         operators.push(second);
         const restartAt = performance.now();
         await waitReady(second);
         await converge(env, { ...check, deadlineMs: 180_000 });
         figures["converged after restart (s)"] = Math.round((performance.now() - restartAt) / 100) / 10;
-        figures["downloads before the signal"] = before;
-        figures["downloads after restart"] = downloads(env) - before;
+        figures["transfers before the signal"] = before;
+        figures["transfers after restart"] = platform.transfers(env) - before;
         return figures;
       }),
   };
 }
 
-export const sigkillMidTransfer = killCase("SIGKILL");
-export const sigtermMidTransfer = killCase("SIGTERM");
+export const sigkillMidTransferProxmox = killCase("SIGKILL", proxmox);
+export const sigkillMidTransferVcd = killCase("SIGKILL", vcd());
+export const sigtermMidTransferProxmox = killCase("SIGTERM", proxmox);

@@ -5,20 +5,14 @@
  * have no session; the vSphere variant is not written yet, see the README.)
  */
 import { AlreadyExistsError } from "../lib/kube/errors.ts";
-import { release } from "../tests/support/builders.ts";
 import { baseline, type ChaosCase, retryApi, settle, sleep, withOperator } from "./_case.ts";
 import { converge } from "./_check.ts";
 import { flatcarVersion } from "./_env.ts";
-import { addFakeVcd, vcdCheck } from "./_vcd.ts";
+import { addFakeVcd, vcdCheck, vcdRelease } from "./_vcd.ts";
 import type { FakeVcd } from "../tests/vcd/fake_vcd/mod.ts";
 
 interface Params {
   importDelayMs: number;
-}
-
-function vcdRelease(name: string, flatcar: string) {
-  return release(name).withoutComponent("cluster-vsphere")
-    .withComponent("cluster-cloud-director", "0.60.0").withFlatcar(flatcar).build();
 }
 
 export const sessionExpiryVcd: ChaosCase<Params> = {
