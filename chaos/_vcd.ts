@@ -46,7 +46,11 @@ export async function addFakeVcd(
   });
   env.onClose(() => fake.close());
   for (let i = 0; i < (options.images ?? 5); i++) {
-    await env.putImage(imageSpecName(flatcarVersion(i)), imageBytes("ova", 32_768, i + 1), "capvcd");
+    await env.putImage(
+      imageSpecName(flatcarVersion(i)),
+      imageBytes("ova", 32_768, i + 1),
+      "capvcd",
+    );
   }
   env.extraValues.vcd = {
     credentials: {
@@ -74,7 +78,9 @@ export function vcdCheck(fake: FakeVcd): PlatformCheck {
       for (const { catalog } of Object.values(VCD_LOCATIONS)) {
         const templates = fake.templates(catalog);
         for (const t of templates) {
-          if (t.status !== 8) problems.push(`VCD: ${catalog}/${t.name} is partial (status ${t.status})`);
+          if (t.status !== 8) {
+            problems.push(`VCD: ${catalog}/${t.name} is partial (status ${t.status})`);
+          }
           if (!expected.has(t.name)) problems.push(`VCD: ${catalog}/${t.name} is not wanted`);
         }
         for (const name of expected.keys()) {

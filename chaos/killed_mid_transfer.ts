@@ -56,8 +56,7 @@ function vcd(): Platform {
     release: (i) => vcdRelease(`cloud-director-1.${i}.0`, flatcarVersion(i)),
     transfers: () =>
       fake.requests.filter((r) => r.method === "POST" && /action\/upload/.test(r.path)).length,
-    partials: () =>
-      fake.templates().filter((t) => t.status !== 8).map((t) => `template ${t.name}`),
+    partials: () => fake.templates().filter((t) => t.status !== 8).map((t) => `template ${t.name}`),
   };
 }
 
@@ -66,7 +65,8 @@ function killCase(signal: "SIGKILL" | "SIGTERM", platform: Platform): ChaosCase<
     name: signal === "SIGKILL"
       ? `sigkill-mid-transfer-${platform.name}`
       : `sigterm-mid-transfer-${platform.name}`,
-    summary: `the operator process gets ${signal} while ${platform.name} transfers run, then starts again`,
+    summary:
+      `the operator process gets ${signal} while ${platform.name} transfers run, then starts again`,
     defaults: { images: 3 },
     run: (p) =>
       withEnv({ taskDurationMs: SLOW_TASKS }, async (env, operators) => {
@@ -86,7 +86,9 @@ function killCase(signal: "SIGKILL" | "SIGTERM", platform: Platform): ChaosCase<
           await sleep(50);
         }
         await sleep(500);
-        const figures: Figures = { "partial artefacts at the signal": platform.partials(env).length };
+        const figures: Figures = {
+          "partial artefacts at the signal": platform.partials(env).length,
+        };
         const stopAt = performance.now();
         first.kill(signal);
         const code = await first.exited;
@@ -106,7 +108,8 @@ function killCase(signal: "SIGKILL" | "SIGTERM", platform: Platform): ChaosCase<
         const restartAt = performance.now();
         await waitReady(second);
         await converge(env, { ...check, deadlineMs: 180_000 });
-        figures["converged after restart (s)"] = Math.round((performance.now() - restartAt) / 100) / 10;
+        figures["converged after restart (s)"] = Math.round((performance.now() - restartAt) / 100) /
+          10;
         figures["transfers before the signal"] = before;
         figures["transfers after restart"] = platform.transfers(env) - before;
         return figures;

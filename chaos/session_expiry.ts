@@ -30,7 +30,10 @@ export const sessionExpiryVcd: ChaosCase<Params> = {
       const { env } = running;
       running.check = { ...running.check, platforms: [...running.check.platforms, vcdCheck(fake)] };
       const create = (name: string, n: number) =>
-        retryApi(() => env.releases.create(vcdRelease(name, flatcarVersion(n))), AlreadyExistsError);
+        retryApi(
+          () => env.releases.create(vcdRelease(name, flatcarVersion(n))),
+          AlreadyExistsError,
+        );
       await create("cloud-director-1.0.0", 0);
       await converge(env, running.check);
       const b = await baseline(running);
