@@ -61,12 +61,13 @@ export async function retryApi<T>(
   // deno-lint-ignore no-explicit-any
   done?: new (...args: any[]) => Error,
 ): Promise<T | undefined> {
+  const giveUpAt = Date.now() + 180_000;
   for (let attempt = 0;; attempt++) {
     try {
       return await fn();
     } catch (error) {
       if (done && error instanceof done) return undefined;
-      if (attempt >= 200) throw error;
+      if (Date.now() > giveUpAt) throw error;
       await sleep(Math.min(200, 10 * 2 ** Math.min(attempt, 5)));
     }
   }
@@ -81,12 +82,17 @@ export interface Running {
 
 /** Starts the env and the in-process operator; runs `fn`; always cleans up. */
 export async function withOperator<T>(
-  options: EnvOptions & { args?: string[] },
+  options: EnvOptions & {
+    args?: string[];
+    /** Runs before the operator starts (another platform, its values section). */
+    prepare?: (env: ChaosEnv) => Promise<void>;
+  },
   fn: (running: Running) => Promise<T>,
 ): Promise<T> {
   const env = await ChaosEnv.start(options);
   let operator: Operator | undefined;
   try {
+    await options.prepare?.(env);
     operator = startInProcess(env, options.args ?? []);
     await waitReady(operator);
     const check: CheckOptions = { platforms: [proxmoxCheck(env)], operators: [operator] };
@@ -96,6 +102,27 @@ export async function withOperator<T>(
     throw error;
   } finally {
     await operator?.stop();
+    await env.close();
+  }
+}
+
+/**
+ * Starts the env for a case that runs the operator as processes (it adds each one it starts to
+ * `operators`); runs `fn`; stops any still running and keeps their logs on failure.
+ */
+export async function withEnv<T>(
+  options: EnvOptions,
+  fn: (env: ChaosEnv, operators: Operator[]) => Promise<T>,
+): Promise<T> {
+  const env = await ChaosEnv.start(options);
+  const operators: Operator[] = [];
+  try {
+    return await fn(env, operators);
+  } catch (error) {
+    await keepLogs(error, ...operators);
+    throw error;
+  } finally {
+    await Promise.all(operators.map((o) => o.stop()));
     await env.close();
   }
 }

@@ -20,7 +20,7 @@ import { NODE_IMAGES, RELEASES } from "../lib/names.ts";
 import type { NodeImage, Release } from "../lib/release/objects.ts";
 import { s3KeyFor } from "../lib/release/derive.ts";
 import { FakeApiServer, loadCrdDir } from "../tests/fake_apiserver/mod.ts";
-import { FakeProxmox } from "../tests/proxmox/fake_proxmox/mod.ts";
+import { FakeProxmox, type FakeProxmoxOptions } from "../tests/proxmox/fake_proxmox/mod.ts";
 import { release, TEST_NAMESPACE } from "../tests/support/builders.ts";
 import { concatBytes, qcow2 } from "../tests/support/images.ts";
 import { layoutFor } from "../tests/support/provider_configs.ts";
@@ -64,8 +64,8 @@ export interface EnvOptions {
   crds?: unknown[];
   /** Flatcar versions whose qcow2 image is put in S3 (default 4593.2.0 … 4593.2.4). */
   flatcarVersions?: string[];
-  /** Task run time of the fake Proxmox, ms (a transfer's length). */
-  taskDurationMs?: number;
+  /** Task run time of the fake Proxmox, ms, for all or per task type (a transfer's length). */
+  taskDurationMs?: FakeProxmoxOptions["taskDurationMs"];
   /** Bytes of each qcow2 image (default 64 KiB). */
   imageBytes?: number;
 }
@@ -84,8 +84,10 @@ export class ChaosEnv {
   readonly releases: ResourceClient<Release>;
   readonly nodeImages: ResourceClient<NodeImage>;
   readonly events: ResourceClient<KubeEvent>;
-  /** Secrets configured for the operator, by what they are. */
+  /** Secrets configured for the operator, by what they are (platforms a case adds add theirs). */
   readonly secrets: Record<string, string>;
+  /** Sections a case added to values.yaml (another platform). */
+  extraValues: Record<string, unknown> = {};
   /** Every time a Terminating NodeImage gained a Release, as `image: +release`. */
   readonly dyingRegistrations: string[] = [];
   readonly #unsubscribe: () => void;
@@ -207,6 +209,7 @@ export class ChaosEnv {
           }]),
         ),
       },
+      ...this.extraValues,
       ...extra,
     };
   }

@@ -9,6 +9,14 @@ import { apiServerReset } from "./api_server_reset.ts";
 import { corruptImage } from "./corrupt_image.ts";
 import { malformedReleases } from "./malformed_releases.ts";
 import { malformedConfigurations } from "./malformed_configurations.ts";
+import {
+  sigkillMidTransferProxmox,
+  sigkillMidTransferVcd,
+  sigtermMidTransferProxmox,
+} from "./killed_mid_transfer.ts";
+import { leaderFailover } from "./leader_failover.ts";
+import { platformUnreachable } from "./platform_unreachable.ts";
+import { sessionExpiryVcd } from "./session_expiry.ts";
 
 // deno-lint-ignore no-explicit-any
 export const CASES: ChaosCase<any>[] = [
@@ -21,4 +29,10 @@ export const CASES: ChaosCase<any>[] = [
   corruptImage,
   malformedReleases,
   malformedConfigurations,
+  sigkillMidTransferProxmox,
+  sigkillMidTransferVcd,
+  sigtermMidTransferProxmox,
+  platformUnreachable,
+  leaderFailover,
+  sessionExpiryVcd,
 ];

@@ -48,8 +48,13 @@ export const corruptImage: ChaosCase<Params> = {
       corrupt[corrupt.length - 1] ^= 0xff;
       await env.putImage(imageSpecName(CORRUPT), corrupt);
       const b = await baseline(running);
-      for (const [name, flatcar] of [["proxmox-1.0.0", CORRUPT], ["proxmox-1.1.0", flatcarVersion(0)]]) {
-        await retryApi(() => env.releases.create(proxmoxRelease(name, flatcar)), AlreadyExistsError);
+      for (
+        const [name, flatcar] of [["proxmox-1.0.0", CORRUPT], ["proxmox-1.1.0", flatcarVersion(0)]]
+      ) {
+        await retryApi(
+          () => env.releases.create(proxmoxRelease(name, flatcar)),
+          AlreadyExistsError,
+        );
       }
       const broken = imageNameFor(CORRUPT);
       await converge(env, { ...running.check, failing: new Set([broken]), deadlineMs: 120_000 });

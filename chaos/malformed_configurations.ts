@@ -27,8 +27,12 @@ function base(): Values {
   };
 }
 
-function edit(fn: (v: Values & { proxmox: Values & { credentials: Values; locations: Values } }) => void) {
-  const values = base() as Values & { proxmox: Values & { credentials: Values; locations: Values } };
+function edit(
+  fn: (v: Values & { proxmox: Values & { credentials: Values; locations: Values } }) => void,
+) {
+  const values = base() as Values & {
+    proxmox: Values & { credentials: Values; locations: Values };
+  };
   fn(values);
   return toYaml(values);
 }
@@ -55,16 +59,26 @@ const CONFIGS: [string, (dir: string) => string, RegExp, string?][] = [
     edit((v) => {
       v.proxmox.credentials.caCert = "MIIB...not pem";
     }), /proxmox\.credentials\.caCert/],
-  ["an S3 credentials file that does not exist", (dir) =>
-    edit((v) => {
-      (v.s3 as Values).credentialsFile = `${dir}/no-such-credentials.yaml`;
-    }), /credentialsFile|no-such-credentials/, "no-such-credentials.yaml"],
-  ["an S3 credentials file without its secret key", (dir) => {
-    Deno.writeTextFileSync(`${dir}/s3-credentials.yaml`, "accessKeyId: AKIA\n");
-    return edit((v) => {
-      (v.s3 as Values).credentialsFile = `${dir}/s3-credentials.yaml`;
-    });
-  }, /secretAccessKey/, "s3-credentials.yaml"],
+  [
+    "an S3 credentials file that does not exist",
+    (dir) =>
+      edit((v) => {
+        (v.s3 as Values).credentialsFile = `${dir}/no-such-credentials.yaml`;
+      }),
+    /credentialsFile|no-such-credentials/,
+    "no-such-credentials.yaml",
+  ],
+  [
+    "an S3 credentials file without its secret key",
+    (dir) => {
+      Deno.writeTextFileSync(`${dir}/s3-credentials.yaml`, "accessKeyId: AKIA\n");
+      return edit((v) => {
+        (v.s3 as Values).credentialsFile = `${dir}/s3-credentials.yaml`;
+      });
+    },
+    /secretAccessKey/,
+    "s3-credentials.yaml",
+  ],
   ["a negative retry count", () =>
     edit((v) => {
       v.clientSetup = { retryCount: -3 };
@@ -101,7 +115,9 @@ export const malformedConfigurations: ChaosCase<Record<string, never>> = {
         if (code !== 2) problems.push(`${what}: exit code ${code}, expected 2`);
         const named = atFault ?? `values-${i}.yaml`;
         if (!text.includes(named)) problems.push(`${what}: ${named} is not named in: ${text}`);
-        if (!field.test(text)) problems.push(`${what}: ${field} not named in: ${text.slice(0, 300)}`);
+        if (!field.test(text)) {
+          problems.push(`${what}: ${field} not named in: ${text.slice(0, 300)}`);
+        }
         if (text.includes(SECRET)) problems.push(`${what}: the secret appears in the output`);
       }
     } finally {

@@ -34,46 +34,121 @@ function malformed(): [string, string, RegExp, Release][] {
     });
   const long = "4593.2.0" + "-x".repeat(150);
   return [
-    ["proxmox-9.0.0", "no spec", /component|spec/i, edit("proxmox-9.0.0", (r) => {
-      delete (r as { spec?: unknown }).spec;
-    })],
-    ["proxmox-9.1.0", "no components", /flatcar|component/i, edit("proxmox-9.1.0", (r) => {
-      delete r.spec.components;
-    })],
-    ["proxmox-9.2.0", "empty components", /flatcar|component/i, edit("proxmox-9.2.0", (r) => {
-      r.spec.components = [];
-    })],
+    [
+      "proxmox-9.0.0",
+      "no spec",
+      /component|spec/i,
+      edit("proxmox-9.0.0", (r) => {
+        delete (r as { spec?: unknown }).spec;
+      }),
+    ],
+    [
+      "proxmox-9.1.0",
+      "no components",
+      /flatcar|component/i,
+      edit("proxmox-9.1.0", (r) => {
+        delete r.spec.components;
+      }),
+    ],
+    [
+      "proxmox-9.2.0",
+      "empty components",
+      /flatcar|component/i,
+      edit("proxmox-9.2.0", (r) => {
+        r.spec.components = [];
+      }),
+    ],
     ["proxmox-9.3.0", "no flatcar", /flatcar/, drop("proxmox-9.3.0", "flatcar")],
     ["proxmox-9.4.0", "no kubernetes", /kubernetes/, drop("proxmox-9.4.0", "kubernetes")],
     ["proxmox-9.5.0", "no os-tooling", /os-tooling/, drop("proxmox-9.5.0", "os-tooling")],
-    ["proxmox-9.6.0", "empty flatcar version", /flatcar/, setVersion("proxmox-9.6.0", "flatcar", "")],
-    ["proxmox-9.7.0", "numeric flatcar version", /flatcar/, setVersion("proxmox-9.7.0", "flatcar", 4593)],
-    ["proxmox-9.8.0", "components a string", /component/i, edit("proxmox-9.8.0", (r) => {
-      (r.spec as Record<string, unknown>).components = "flatcar=4593.2.0";
-    })],
-    ["proxmox-9.9.0", "a null component", /flatcar|component/i, edit("proxmox-9.9.0", (r) => {
-      (r.spec.components as unknown[]).unshift(null);
-    })],
-    ["proxmox-9.10.0", "component without name", /flatcar|component/i, edit("proxmox-9.10.0", (r) => {
-      for (const c of r.spec.components as { name?: string }[]) {
-        if (c.name === "flatcar") delete c.name;
-      }
-    })],
-    ["proxmox-9.11.0", "path in the version", /flatcar|version/i, setVersion("proxmox-9.11.0", "flatcar", "../../etc/passwd")],
-    ["proxmox-9.12.0", "upper case version", /flatcar|version|name/i, setVersion("proxmox-9.12.0", "kubernetes", "1.35.X")],
-    ["proxmox-9.13.0", "version too long for a name", /name|long|characters/i, setVersion("proxmox-9.13.0", "flatcar", long)],
-    ["proxmox-9.14.0", "spaces in a version", /version|flatcar|name/i, setVersion("proxmox-9.14.0", "os-tooling", "1 .32")],
+    [
+      "proxmox-9.6.0",
+      "empty flatcar version",
+      /flatcar/,
+      setVersion("proxmox-9.6.0", "flatcar", ""),
+    ],
+    [
+      "proxmox-9.7.0",
+      "numeric flatcar version",
+      /flatcar/,
+      setVersion("proxmox-9.7.0", "flatcar", 4593),
+    ],
+    [
+      "proxmox-9.8.0",
+      "components a string",
+      /component/i,
+      edit("proxmox-9.8.0", (r) => {
+        (r.spec as Record<string, unknown>).components = "flatcar=4593.2.0";
+      }),
+    ],
+    [
+      "proxmox-9.9.0",
+      "a null component",
+      /flatcar|component/i,
+      edit("proxmox-9.9.0", (r) => {
+        (r.spec.components as unknown[]).unshift(null);
+      }),
+    ],
+    [
+      "proxmox-9.10.0",
+      "component without name",
+      /flatcar|component/i,
+      edit("proxmox-9.10.0", (r) => {
+        for (const c of r.spec.components as { name?: string }[]) {
+          if (c.name === "flatcar") delete c.name;
+        }
+      }),
+    ],
+    [
+      "proxmox-9.11.0",
+      "path in the version",
+      /flatcar|version/i,
+      setVersion("proxmox-9.11.0", "flatcar", "../../etc/passwd"),
+    ],
+    [
+      "proxmox-9.12.0",
+      "upper case version",
+      /flatcar|version|name/i,
+      setVersion("proxmox-9.12.0", "kubernetes", "1.35.X"),
+    ],
+    [
+      "proxmox-9.13.0",
+      "version too long for a name",
+      /name|long|characters/i,
+      setVersion("proxmox-9.13.0", "flatcar", long),
+    ],
+    [
+      "proxmox-9.14.0",
+      "spaces in a version",
+      /version|flatcar|name/i,
+      setVersion("proxmox-9.14.0", "os-tooling", "1 .32"),
+    ],
     ["v20.1.0", "vintage name without provider", /provider|name/i, base("v20.1.0")],
     ["proxmox-9.16", "name without a full semver", /name/i, base("proxmox-9.16")],
-    ["openstack-1.0.0", "provider not configured", /openstack|configured/i, base("openstack-1.0.0")],
-    ["proxmox-9.18.0", "bad flatcar channel annotation", /channel/i, edit("proxmox-9.18.0", (r) => {
-      r.metadata.annotations = {
-        "image-distribution-operator.giantswarm.io/flatcar-channel": "Nightly Build!",
-      };
-    })],
-    ["proxmox-9.19.0", "spec a list", /component|spec/i, edit("proxmox-9.19.0", (r) => {
-      (r as { spec: unknown }).spec = ["flatcar"];
-    })],
+    [
+      "openstack-1.0.0",
+      "provider not configured",
+      /openstack|configured/i,
+      base("openstack-1.0.0"),
+    ],
+    [
+      "proxmox-9.18.0",
+      "bad flatcar channel annotation",
+      /channel/i,
+      edit("proxmox-9.18.0", (r) => {
+        r.metadata.annotations = {
+          "image-distribution-operator.giantswarm.io/flatcar-channel": "Nightly Build!",
+        };
+      }),
+    ],
+    [
+      "proxmox-9.19.0",
+      "spec a list",
+      /component|spec/i,
+      edit("proxmox-9.19.0", (r) => {
+        (r as { spec: unknown }).spec = ["flatcar"];
+      }),
+    ],
   ];
 }
 

@@ -41,6 +41,8 @@ export const throttleAndErrorBursts: ChaosCase<Params> = {
         const response = burst % 2 === 0
           ? { code: 429, retryAfterSeconds: 1 }
           : { code: 500, message: "etcdserver: request timed out" };
+        // A burst is the next `burstSize` requests, or what is left of it when the next comes.
+        env.api.faults.reset();
         env.api.faults.failNext({}, response, p.burstSize);
         injected += p.burstSize;
         await sleep(p.burstIntervalMs);

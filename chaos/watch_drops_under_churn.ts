@@ -17,13 +17,15 @@ interface Params {
   releases: number;
   images: number;
   dropEveryMs: number;
+  /** How long the churn is spread over, so that many drops land in it. */
+  churnMs: number;
 }
 
 export const watchDropsUnderChurn: ChaosCase<Params> = {
   name: "watch-drops-under-churn",
   summary: "every watch connection dropped every few seconds during a churn of Releases",
-  defaults: { releases: 500, images: 5, dropEveryMs: 3000 },
-  quick: { releases: 40, images: 3, dropEveryMs: 300 },
+  defaults: { releases: 500, images: 5, dropEveryMs: 3000, churnMs: 45_000 },
+  quick: { releases: 40, images: 3, dropEveryMs: 300, churnMs: 3_000 },
   run: (p) =>
     withOperator({}, async (running) => {
       const { env } = running;
@@ -37,11 +39,19 @@ export const watchDropsUnderChurn: ChaosCase<Params> = {
           drops++;
         }
       })();
-      await createFleet(env, 0, p.releases, p.images);
+      // About 2 operations per Release, spread over the churn time.
+      const pause = p.churnMs / (2 * p.releases);
+      for (let i = 0; i < p.releases; i++) {
+        await createFleet(env, i, i + 1, p.images);
+        await sleep(pause);
+      }
       // Every image loses Releases, the first image all of them; then some come back.
       const gone = Math.floor(p.releases / 2);
       for (let i = 0; i < p.releases; i++) {
-        if (i < gone || i % p.images === 0) await deleteFleet(env, i, i + 1);
+        if (i < gone || i % p.images === 0) {
+          await deleteFleet(env, i, i + 1);
+          await sleep(pause);
+        }
       }
       await createFleet(env, 0, Math.floor(gone / 2), p.images);
       churning = false;

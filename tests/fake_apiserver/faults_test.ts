@@ -143,3 +143,40 @@ Deno.test("a required bearer token turns anonymous requests away with 401", asyn
   assert.equal(authorized.status, 200);
   assert.match(server.kubeconfigYaml({ token: "s3cret" }), /token: s3cret/);
 });
+
+Deno.test("failEvery fails one matching request in each period, among the given verbs, until reset", async () => {
+  await using server = await startServer();
+  await createWidget(server, "a");
+  server.faults.failEvery({ verbs: ["patch", "delete"] }, { code: 409 }, 2);
+  const merge = { "content-type": "application/merge-patch+json" };
+  const codes: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    codes.push((await call(server, "PATCH", `${WIDGETS}/a`, { spec: { size: i } }, merge)).status);
+    assert.equal((await call(server, "GET", `${WIDGETS}/a`)).status, 200, "reads do not match");
+  }
+  assert.deepEqual(codes, [409, 200, 409, 200]);
+  server.faults.reset();
+  assert.equal(
+    (await call(server, "PATCH", `${WIDGETS}/a`, { spec: { size: 9 } }, merge)).status,
+    200,
+  );
+});
+
+Deno.test("pause refuses connections with the state kept; resume serves it again on the same port", async () => {
+  await using server = await startServer();
+  await createWidget(server, "a");
+  const seen: string[] = [];
+  const unsubscribe = server.onCommit((event) =>
+    seen.push(`${event.type} ${event.object.metadata.name}`)
+  );
+  const port = server.port;
+  await server.pause();
+  await assert.rejects(() => call(server, "GET", WIDGETS));
+  await server.resume();
+  assert.equal(server.port, port);
+  assert.equal((await call(server, "GET", `${WIDGETS}/a`)).status, 200);
+  await createWidget(server, "b");
+  unsubscribe();
+  await createWidget(server, "c");
+  assert.deepEqual(seen, ["ADDED b"]);
+});

@@ -192,6 +192,21 @@ export class FakeProxmox {
   }
 
   /** Stops the server after running tasks end. */
+  /**
+   * The platform unreachable: open connections are cut and new ones refused until `resume`
+   * (tasks already running carry on, as on a Proxmox cluster behind a broken network).
+   */
+  async pause(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Listens again on the same port after `pause`. */
+  async resume(): Promise<void> {
+    const port = Number(this.host.slice(this.host.lastIndexOf(":") + 1));
+    await new Promise<void>((resolve) => this.#server.listen(port, "127.0.0.1", resolve));
+  }
+
   async close(): Promise<void> {
     await this.#tasks.drain();
     for (const socket of this.#sockets) socket.destroy();
