@@ -22,7 +22,7 @@ import { retryOnConflict } from "../kube/retry_on_conflict.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { type NodeImage, nodeImageReference, stateOf } from "../release/objects.ts";
 import { parseObjectKey } from "../kube/resource.ts";
-import type { Store } from "../kube/store.ts";
+import type { StoreReader } from "../kube/store_view.ts";
 import type { KubeTransport } from "../kube/transport.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { NODE_IMAGES, NodeImageState } from "../names.ts";
@@ -46,7 +46,7 @@ const ROUNDS = 8;
 export interface NodeImageGcOptions {
   transport: KubeTransport;
   /** Cache of NodeImages in the operator's namespace. */
-  nodeImages: Store<NodeImage>;
+  nodeImages: StoreReader<NodeImage>;
   /** `--image-retention-period` in milliseconds; 0 deletes unused images at once. */
   retentionMs: number;
   recorder: EventRecorder;

@@ -20,6 +20,7 @@ import { AlreadyExistsError, InvalidError, NotFoundError } from "../kube/errors.
 import type { EventRecorder } from "../kube/events.ts";
 import type { KubeTransport } from "../kube/transport.ts";
 import type { Store } from "../kube/store.ts";
+import type { StoreReader } from "../kube/store_view.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { NODE_IMAGES, NodeImageState, RELEASES } from "../names.ts";
 import { patchReleaseFinalizer } from "./finalizer.ts";
@@ -68,7 +69,7 @@ export interface ReleaseReconcilerOptions {
   /** Cache of Releases (cluster-scoped). */
   releases: Store<Release>;
   /** Cache of NodeImages in `namespace`. */
-  nodeImages: Store<NodeImage>;
+  nodeImages: StoreReader<NodeImage>;
   /** Where NodeImages live (`--namespace`). */
   namespace: string;
   /** Provider ids with a configured section. */

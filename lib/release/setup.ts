@@ -7,7 +7,8 @@
  *   right at once, without the Go operator's 5-minute requeue.
  * - `nodeimage-gc` (key: `namespace/name`) watches NodeImages in `--namespace` and owns every
  *   decision to mark or delete one.
- * Both share one NodeImage cache and one Event recorder.
+ * Both share one NodeImage cache, the cluster-wide one the image controller uses too (viewed
+ * through `--namespace`), and one Event recorder.
  */
 import type { Clock } from "../clock.ts";
 import { Controller } from "../controller/controller.ts";
@@ -15,6 +16,8 @@ import type { OperatorConfig } from "../config/mod.ts";
 import { NodeImageGarbageCollector } from "../gc/controller.ts";
 import { EventRecorder } from "../kube/events.ts";
 import type { Change } from "../kube/store.ts";
+import { namespaceView } from "../kube/store_view.ts";
+import { objectKey } from "../kube/resource.ts";
 import { NODE_IMAGES, RELEASE_CONTROLLER_NAME, RELEASES } from "../names.ts";
 import type { SetupContext } from "../operator.ts";
 import { ReleaseReconciler } from "./controller.ts";
@@ -75,9 +78,11 @@ export function setupReleaseControllers(
   }
   const configuredProviders = options.config.configuredProviderIds();
   const releases = ctx.manager.informer<Release>(RELEASES);
-  const nodeImages = ctx.manager.informer<NodeImage>(NODE_IMAGES, {
-    namespace: options.namespace,
-  });
+  // The image controller's cluster-wide informer, viewed through the operator's namespace: a
+  // second, namespaced informer would cache every NodeImage twice (README, "Memory").
+  const nodeImages = ctx.manager.informer<NodeImage>(NODE_IMAGES);
+  const ownNodeImages = namespaceView(nodeImages.store, options.namespace);
+  const inNamespace = (image: NodeImage) => image.metadata.namespace === options.namespace;
   const recorder = new EventRecorder({
     transport: ctx.transport,
     reportingInstance: ctx.identity,
@@ -97,7 +102,7 @@ export function setupReleaseControllers(
   const reconciler = new ReleaseReconciler({
     transport: ctx.transport,
     releases: releases.store,
-    nodeImages: nodeImages.store,
+    nodeImages: ownNodeImages,
     namespace: options.namespace,
     configuredProviders,
     channel,
@@ -115,10 +120,10 @@ export function setupReleaseControllers(
       {
         informer: nodeImages,
         // Listed Releases, and those waiting for it to go (a terminating image lists none).
-        map: (image, change) => [
-          ...releasesListedBy(image, change),
-          ...awaits.releasesAwaiting(image.metadata.name!),
-        ],
+        map: (image, change) =>
+          inNamespace(image)
+            ? [...releasesListedBy(image, change), ...awaits.releasesAwaiting(image.metadata.name!)]
+            : [],
       },
     ],
     workers: options.releaseWorkers ?? 4,
@@ -130,7 +135,7 @@ export function setupReleaseControllers(
 
   const collector = new NodeImageGarbageCollector({
     transport: ctx.transport,
-    nodeImages: nodeImages.store,
+    nodeImages: ownNodeImages,
     retentionMs: options.retentionMs,
     recorder,
     clock: options.clock,
@@ -139,7 +144,10 @@ export function setupReleaseControllers(
   const gc = new Controller({
     name: NODE_IMAGE_GC_CONTROLLER_NAME,
     reconcile: collector.reconcile,
-    watches: [{ informer: nodeImages }],
+    watches: [{
+      informer: nodeImages,
+      map: (image) => inNamespace(image) ? [objectKey(image)] : [],
+    }],
     workers: options.gcWorkers ?? 2,
     clock: options.clock,
     log: ctx.log,
@@ -162,7 +170,7 @@ export function setupReleaseControllers(
     }
     if (config.retentionMs !== current.retentionMs) {
       collector.setRetention(config.retentionMs);
-      for (const key of nodeImages.store.keys()) gc.enqueue(key);
+      for (const key of ownNodeImages.keys()) gc.enqueue(key);
     }
     current = { providers: providers.join(","), retentionMs: config.retentionMs };
   };
