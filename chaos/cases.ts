@@ -16,7 +16,7 @@ import {
 } from "./killed_mid_transfer.ts";
 import { leaderFailover } from "./leader_failover.ts";
 import { platformUnreachable } from "./platform_unreachable.ts";
-import { sessionExpiryVcd } from "./session_expiry.ts";
+import { sessionExpiryVcd, sessionExpiryVsphere } from "./session_expiry.ts";
 
 // deno-lint-ignore no-explicit-any
 export const CASES: ChaosCase<any>[] = [
@@ -35,4 +35,5 @@ export const CASES: ChaosCase<any>[] = [
   platformUnreachable,
   leaderFailover,
   sessionExpiryVcd,
+  sessionExpiryVsphere,
 ];

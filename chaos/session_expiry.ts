@@ -10,6 +10,8 @@ import { converge } from "./_check.ts";
 import { flatcarVersion } from "./_env.ts";
 import { addFakeVcd, vcdCheck, vcdRelease } from "./_vcd.ts";
 import type { FakeVcd } from "../tests/vcd/fake_vcd/mod.ts";
+import type { Vcsim } from "../tests/support/vcsim.ts";
+import { addVcsim, endAllSessions, vsphereCheck, vsphereRelease } from "./_vsphere.ts";
 
 interface Params {
   importDelayMs: number;
@@ -50,6 +52,38 @@ export const sessionExpiryVcd: ChaosCase<Params> = {
       }
       fake.expireSessions();
       return { ...await settle(running, b), "VCD logins after expiry": fake.logins - loginsBefore };
+    });
+  },
+};
+
+export const sessionExpiryVsphere: ChaosCase<Record<string, never>> = {
+  name: "session-expiry-vsphere",
+  summary: "every vCenter session ended between transfers (vcsim, govc session.rm)",
+  defaults: {},
+  run: () => {
+    let sim: Vcsim;
+    return withOperator({
+      prepare: async (env) => {
+        sim = await addVcsim(env);
+      },
+    }, async (running) => {
+      const { env } = running;
+      running.check = {
+        ...running.check,
+        platforms: [...running.check.platforms, vsphereCheck(sim)],
+      };
+      const create = (name: string, n: number) =>
+        retryApi(
+          () => env.releases.create(vsphereRelease(name, flatcarVersion(n))),
+          AlreadyExistsError,
+        );
+      await create("vsphere-1.0.0", 0);
+      await converge(env, { ...running.check, deadlineMs: 180_000 });
+      const b = await baseline(running);
+      const ended = await endAllSessions(sim);
+      if (ended === 0) throw new Error("vcsim listed no session of the operator to end");
+      await create("vsphere-1.1.0", 1);
+      return { "sessions ended": ended, ...await settle(running, b) };
     });
   },
 };
