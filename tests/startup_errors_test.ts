@@ -243,9 +243,9 @@ global: {podSecurityStandards: {enforced: true}}
   }
 });
 
-Deno.test("a config file outside the paths Deno may read is named, with Deno's reason", async () => {
+Deno.test("a file outside the paths Deno may read is named, with Deno's reason", async (t) => {
   // The container's situation (Containerfile: --allow-read lists the mount points): the
-  // checkout and the Deno cache are readable, the directory holding values.yaml is not.
+  // checkout and the Deno cache are readable, the directory holding the file is not.
   const info = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json"],
     stdout: "piped",
@@ -253,35 +253,55 @@ Deno.test("a config file outside the paths Deno may read is named, with Deno's r
     .output();
   const denoDir = JSON.parse(new TextDecoder().decode(info.stdout)).denoDir as string;
   const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-  const dir = await Deno.makeTempDir();
-  try {
-    const file = `${dir}/values.yaml`;
-    await Deno.writeTextFile(file, PROXMOX);
-    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        `--allow-read=${root},${denoDir}`,
-        "--allow-env",
-        "--allow-net",
-        "--allow-sys",
-        MAIN,
-        "--health-probe-bind-address=0",
-        `--config=${file}`,
-      ],
-      stdout: "null",
-      stderr: "piped",
-      env: { NO_COLOR: "1", DENO_NO_PROMPT: "1" },
-    }).output();
-    const text = new TextDecoder().decode(stderr);
-    assert.equal(code, 2, `exit status; stderr:\n${text}`);
-    const [line] = logLines(text, /^Invalid configuration$/);
-    assert.ok(line, text);
-    assert.equal(
-      line.error,
-      `Invalid config file "${file}": cannot read the file (NotCapable: ` +
+  const cases = [
+    {
+      name: "values.yaml (--config)",
+      flag: "--config",
+      text: PROXMOX,
+      msg: /^Invalid configuration$/,
+      error: (file: string) =>
+        `Invalid config file "${file}": cannot read the file (NotCapable: ` +
         `Requires read access to "${file}", run again with the --allow-read flag)`,
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+    },
+    {
+      name: "a kubeconfig (--kubeconfig), which is there but not readable, not missing",
+      flag: "--kubeconfig",
+      text: "apiVersion: v1\nkind: Config\n",
+      msg: /^Invalid start-up configuration$/,
+      error: (file: string) =>
+        `Cannot read kubeconfig ${file}: ` +
+        `Requires read access to "${file}", run again with the --allow-read flag`,
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const dir = await Deno.makeTempDir();
+      try {
+        const file = `${dir}/file.yaml`;
+        await Deno.writeTextFile(file, c.text);
+        const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            `--allow-read=${root},${denoDir}`,
+            "--allow-env",
+            "--allow-net",
+            "--allow-sys",
+            MAIN,
+            "--health-probe-bind-address=0",
+            `${c.flag}=${file}`,
+          ],
+          stdout: "null",
+          stderr: "piped",
+          env: { NO_COLOR: "1", DENO_NO_PROMPT: "1" },
+        }).output();
+        const text = new TextDecoder().decode(stderr);
+        assert.equal(code, 2, `exit status; stderr:\n${text}`);
+        const [line] = logLines(text, c.msg);
+        assert.ok(line, text);
+        assert.equal(line.error, c.error(file));
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
   }
 });

@@ -98,14 +98,15 @@ function findConfig(
 ): FoundConfig {
   if (options.kubeconfig) {
     const file = options.kubeconfig;
-    if (!isFile(file)) {
+    // A file Deno may not read is loaded anyway, so the error carries Deno's reason.
+    if (!isFile(file) && !readRefused(file)) {
       throw new KubeConfigError(`Cannot read kubeconfig ${file} (--kubeconfig): no such file`);
     }
     return found(merge([loadFile(file)]), "flag", [file], `kubeconfig ${file}`);
   }
   if (env.KUBECONFIG) {
     const listed = env.KUBECONFIG.split(":").filter((f) => f);
-    const files = listed.filter(isFile);
+    const files = listed.filter((f) => isFile(f) || readRefused(f));
     if (files.length === 0) {
       throw new KubeConfigError(
         `Cannot read kubeconfig: none of the KUBECONFIG files exist (${listed.join(", ")})`,
@@ -295,6 +296,19 @@ function inCluster(host: string, port: string, root: string): FoundConfig {
     currentContext: IN_CLUSTER,
   });
   return found(config, "in-cluster", [tokenFile], "the in-cluster configuration");
+}
+
+/**
+ * Whether Deno's permissions (the container's `--allow-read`) refuse `path`, as opposed to it
+ * being absent: a kubeconfig the user named must not be reported as missing when it is there.
+ */
+function readRefused(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return false;
+  } catch (error) {
+    return error instanceof Deno.errors.NotCapable;
+  }
 }
 
 function isFile(path: string): boolean {
