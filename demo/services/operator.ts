@@ -1,7 +1,7 @@
 /**
  * The operator itself (`main.ts`) as its own process, with the values.yaml the demo wrote, a
- * short retention period so a deleted Release's image goes at once, metrics on a loopback port
- * (read for `rest_client_requests_total`), and quick catalog resyncs.
+ * short retention period so a deleted Release's image goes at once, metrics over plain HTTP on a
+ * loopback port (read for `rest_client_requests_total`), and quick catalog resyncs.
  */
 import { freePort, ServiceProcess } from "../processes.ts";
 
@@ -28,6 +28,9 @@ export async function startOperator(
     "--inventory-resync=5s",
     `--health-probe-bind-address=127.0.0.1:${health}`,
     `--metrics-bind-address=127.0.0.1:${metrics}`,
+    // Plain HTTP on loopback: the demo reads its own counters. The HTTPS + TokenReview filter of
+    // a deployment is shown by tests/server/metrics_auth_test.ts, not here.
+    "--metrics-secure=false",
     "--log-format=text",
   ], { logPath: `${dir}/operator.log` });
   try {
