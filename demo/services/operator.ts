@@ -28,6 +28,9 @@ export async function startOperator(
     "--inventory-resync=5s",
     `--health-probe-bind-address=127.0.0.1:${health}`,
     `--metrics-bind-address=127.0.0.1:${metrics}`,
+    // The demo reads its own figures from /metrics; secure metrics (the default) would need
+    // HTTPS and a token the API server reviews.
+    "--metrics-secure=false",
     "--log-format=text",
   ], { logPath: `${dir}/operator.log` });
   try {
