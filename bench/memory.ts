@@ -307,6 +307,8 @@ function startOperator(options: {
       "--leader-elect",
       `--health-probe-bind-address=127.0.0.1:${health}`,
       `--metrics-bind-address=127.0.0.1:${metrics}`,
+      // Plain HTTP: the bench reads queue depths and heap figures from /metrics.
+      "--metrics-secure=false",
       "--log-level=warn",
     ],
     // In-cluster only: no KUBECONFIG, a HOME without .kube/config.

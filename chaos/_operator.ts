@@ -39,6 +39,8 @@ function baseArgs(env: ChaosEnv, health: number, metrics: number): string[] {
     `--namespace=${NAMESPACE}`,
     `--health-probe-bind-address=127.0.0.1:${health}`,
     `--metrics-bind-address=127.0.0.1:${metrics}`,
+    // Plain HTTP: the checker reads /metrics for figures and for leaked secrets.
+    "--metrics-secure=false",
   ];
 }
 
