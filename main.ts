@@ -42,7 +42,11 @@ const GO_ONLY_FLAGS: Record<string, FlagSpec> = Object.fromEntries(
     ["webhook-cert-path", "string", "there are no webhooks"],
     ["webhook-cert-name", "string", "there are no webhooks"],
     ["webhook-cert-key", "string", "there are no webhooks"],
-    ["enable-http2", "bool", "the probe and metrics servers speak HTTP/1.1"],
+    [
+      "enable-http2",
+      "bool",
+      "the probe server speaks HTTP/1.1; HTTPS metrics offer HTTP/2 (Deno.serve has no ALPN switch)",
+    ],
     ["zap-stacktrace-level", "string", "log lines carry no stack traces"],
     ["zap-time-encoding", "string", "log times are RFC 3339"],
   ].map(([name, kind, why]) => [
