@@ -22,6 +22,11 @@ export interface CgroupPhase {
   maxWorkingSet: number;
   /** OOM kills in the cgroup so far. */
   oomKills: number;
+  /**
+   * Bytes of file pages read again soon after the limit pushed them out, in the phase: a
+   * process whose code does not fit beside its heap thrashes instead of being OOM-killed.
+   */
+  refaulted: number;
 }
 
 export interface MemoryCgroup {
@@ -72,6 +77,7 @@ async function v1(path: string, limit: number): Promise<MemoryCgroup | string> {
     // Writing 0 resets max_usage_in_bytes to the current usage.
     resetPeak: () => Deno.writeTextFileSync(`${path}/memory.max_usage_in_bytes`, "0"),
     oomKills: () => statField(`${path}/memory.oom_control`, "oom_kill"),
+    refaults: () => statField(`${path}/memory.stat`, "total_workingset_refault_file"),
   });
 }
 
@@ -96,6 +102,7 @@ async function v2(path: string, limit: number): Promise<MemoryCgroup | string> {
     // through a new one stays the peak since the cgroup was created.
     resetPeak: () => {},
     oomKills: () => statField(`${path}/memory.events`, "oom_kill"),
+    refaults: () => statField(`${path}/memory.stat`, "workingset_refault_file"),
   });
 }
 
@@ -105,6 +112,8 @@ interface Files {
   peak(): number;
   resetPeak(): void;
   oomKills(): number;
+  /** Pages. */
+  refaults(): number;
 }
 
 function cgroup(
@@ -127,6 +136,7 @@ function cgroup(
     phase() {
       files.resetPeak();
       let max = workingSet();
+      const refaults = files.refaults();
       const timer = setInterval(() => {
         try {
           max = Math.max(max, workingSet());
@@ -141,6 +151,7 @@ function cgroup(
             workingSet: now,
             maxWorkingSet: Math.max(max, now),
             oomKills: files.oomKills(),
+            refaulted: (files.refaults() - refaults) * 4096,
           };
         },
       };
