@@ -73,8 +73,6 @@ interface Figure {
 
 interface Ended {
   oomKilled: boolean;
-  /** It exited by itself (or was stopped by someone), not through the limit. */
-  exited: boolean;
   text: string;
 }
 
@@ -242,13 +240,15 @@ export async function benchMemory(): Promise<void> {
       // Killed (by the cgroup's OOM killer, or crashed): the table says so and in which phase.
       const oomKilled = (meter?.oomKills() ?? 0) > 0;
       const how = exit ? `${exit.signal ?? `exit code ${exit.code}`}` : "";
+      // The end of its log says why it stopped (a lost lease when it thrashed, for one).
+      if (exit) console.error((error as Error).message);
+      const reread = lastPhase ? `; ${mib(lastPhase.refaulted)} of file pages read again` : "";
       ended = oomKilled
-        ? { oomKilled, exited: false, text: `killed by the cgroup's OOM killer (${how})` }
+        ? { oomKilled, text: `killed by the cgroup's OOM killer (${how}${reread})` }
         : exit
-        ? { oomKilled, exited: true, text: `exited (${how}), not by the OOM killer` }
+        ? { oomKilled, text: `exited (${how}${reread}), not by the OOM killer` }
         : {
           oomKilled,
-          exited: false,
           text: `did not finish in ${DEADLINE_MS / 60_000} min (${
             mib(lastPhase!.refaulted)
           } of file pages read again)`,
@@ -672,7 +672,7 @@ async function writeReadme(
     : ended?.oomKilled
     ? ` With ${limit} limit the operator was **OOM-killed** in the phase marked above: ` +
       "the limit does not fit."
-    : ended && !ended.exited
+    : ended && cgroup.limit
     ? ` With ${limit} limit the operator ${ended.text} in the phase marked above: ` +
       "the limit does not fit."
     : ended
