@@ -41,6 +41,7 @@ import { startSim } from "../tests/e2e/_vsphere.ts";
 import { type S3rver, s3rverUnavailable, startS3rver } from "../tests/support/s3rver.ts";
 import { opensslAvailable, opensslMissing, type TestPki, testPki } from "../tests/support/tls.ts";
 import { type Vcsim, vcsimUnavailable } from "../tests/support/vcsim.ts";
+import { type CgroupPhase, type MemoryCgroup, memoryCgroup, uncachedCopy } from "./_cgroup.ts";
 import { containerV8Flags, forEachLimited, line } from "./_support.ts";
 import { putOva } from "./vcd_upload.ts";
 
@@ -54,13 +55,25 @@ const BUCKET = "node-images";
 const SETTLE_MS = 15_000;
 const NODE_IMAGE_COUNT = Number(Deno.env.get("BENCH_MEMORY_NODEIMAGES") ?? 10_000);
 const RELEASE_COUNT = Number(Deno.env.get("BENCH_MEMORY_RELEASES") ?? 2_000);
-const DEADLINE_MS = 15 * 60_000;
+// How long a phase may take (`BENCH_MEMORY_DEADLINE_MIN`): under a tight limit the operator
+// may thrash rather than finish.
+const DEADLINE_MS = Number(Deno.env.get("BENCH_MEMORY_DEADLINE_MIN") ?? 15) * 60_000;
 
 /** One row of the table. */
 interface Figure {
   label: string;
-  bytes: number;
+  /** RSS (VmRSS, or VmHWM for a peak); none when the operator was killed in the phase. */
+  bytes?: number;
+  /** The cgroup's figures for the phase, when the operator ran in one. */
+  cgroup?: CgroupPhase;
   note: string;
+  /** The phase the operator ended in. */
+  ended?: Ended;
+}
+
+interface Ended {
+  oomKilled: boolean;
+  text: string;
 }
 
 export async function benchMemory(): Promise<void> {
@@ -77,9 +90,22 @@ export async function benchMemory(): Promise<void> {
   const hello = await helloWorldRss(v8Flags);
   line("Deno hello world", mib(hello));
 
+  const limitMib = Number(Deno.env.get("BENCH_MEMORY_LIMIT_MIB") ?? 128);
   const pki = await testPki();
   const stack = new Stack();
   try {
+    const cgroup = await memoryCgroup(limitMib * MIB);
+    if (typeof cgroup === "string") line("cgroup", `not measured: ${cgroup}`);
+    else {
+      stack.add(cgroup, (c) => c.remove());
+      line(
+        "cgroup",
+        `${cgroup.version}, limit ${
+          limitMib ? `${limitMib} MiB` : "none"
+        } (the operator runs in it)`,
+      );
+    }
+    const meter = typeof cgroup === "string" ? undefined : cgroup;
     const api = stack.add(
       await FakeApiServer.start({
         crdDir: CRDS,
@@ -117,6 +143,15 @@ export async function benchMemory(): Promise<void> {
     await Deno.writeTextFile(`${serviceAccount}/ca.crt`, pki.caCert);
     await Deno.writeTextFile(`${serviceAccount}/namespace`, NAMESPACE);
 
+    // In a cgroup, the operator runs a copy of Deno whose pages it faults in (and is charged
+    // for) itself, as a fresh pod does.
+    const executable = meter ? await uncachedCopy(Deno.execPath(), dir) : Deno.execPath();
+    const figures: Figure[] = [
+      { label: "Deno hello world (same run, same V8 flags)", bytes: hello, note: "baseline" },
+    ];
+    // The phase running now, for the table's row if the operator is killed in it.
+    let current = "idle in-cluster, every provider configured";
+    let phase = meter?.phase();
     const operator = stack.add(
       startOperator({
         port: new URL(api.url).port,
@@ -124,78 +159,106 @@ export async function benchMemory(): Promise<void> {
         values,
         home: dir,
         v8Flags,
+        executable,
+        cgroup: meter,
       }),
       (o) => o.stop(),
     );
-    await operator.ready();
-    const idle = await settle(operator.pid);
-    line("idle (ready, nothing to do)", `${mib(idle)} (${ratio(idle, hello)})`);
-    // For trying V8 flags quickly: BENCH_MEMORY_IDLE_ONLY=1 stops here, README untouched.
-    if (Deno.env.get("BENCH_MEMORY_IDLE_ONLY")) {
-      if (Deno.env.get("BENCH_MEMORY_HEAP")) {
-        console.log(await operator.heap());
-        console.log(Deno.readTextFileSync(`/proc/${operator.pid}/smaps_rollup`));
-        await Deno.copyFile(`/proc/${operator.pid}/smaps`, ".tmp/smaps.txt");
+    // How the operator ended if it did not survive every phase.
+    let ended: Ended | undefined;
+    try {
+      await operator.ready();
+      const idle = await settle(operator.pid);
+      line("idle (ready, nothing to do)", `${mib(idle)} (${ratio(idle, hello)})`);
+      figures.push({ label: current, bytes: idle, cgroup: phase?.end(), note: ratio(idle, hello) });
+      // For trying V8 flags quickly: BENCH_MEMORY_IDLE_ONLY=1 stops here, README untouched.
+      if (Deno.env.get("BENCH_MEMORY_IDLE_ONLY")) {
+        if (Deno.env.get("BENCH_MEMORY_HEAP")) {
+          console.log(await operator.heap());
+          console.log(Deno.readTextFileSync(`/proc/${operator.pid}/smaps_rollup`));
+          await Deno.copyFile(`/proc/${operator.pid}/smaps`, ".tmp/smaps.txt");
+        }
+        return;
       }
-      return;
+
+      const image = await putTransferObjects(s3, transferMib * MIB);
+      current = `four concurrent ${transferMib / 1024} GiB transfers (2 push, 2 pull), peak`;
+      // The transfers' own peak: "5" resets VmHWM to the current RSS (proc(5), clear_refs).
+      await Deno.writeTextFile(`/proc/${operator.pid}/clear_refs`, "5");
+      phase = meter?.phase();
+      const before = status(operator.pid).rss;
+      const started = performance.now();
+      await transfers(transport, image, operator);
+      const seconds = (performance.now() - started) / 1000;
+      const peak = status(operator.pid).hwm;
+      line(
+        `four concurrent ${transferMib} MiB transfers, peak`,
+        `${mib(peak)} (+${mib(peak - before)} over ${mib(before)} before; ${seconds.toFixed(0)} s)`,
+      );
+      figures.push({
+        label: current,
+        bytes: peak,
+        cgroup: phase?.end(),
+        note: `VmHWM; +${mib(peak - before)} over the RSS before them; ${seconds.toFixed(0)} s`,
+      });
+
+      current = `peak while ${(NODE_IMAGE_COUNT + RELEASE_COUNT).toLocaleString("en")} ` +
+        `objects arrive and are reconciled`;
+      await Deno.writeTextFile(`/proc/${operator.pid}/clear_refs`, "5");
+      phase = meter?.phase();
+      await seedCache(transport);
+      // The watch events of the last creates arrive a moment after them.
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      await waitFor("the work queues to drain", () => {
+        operator.alive();
+        return queuesEmpty(operator);
+      });
+      const arrival = status(operator.pid).hwm;
+      line("peak while they arrive and are reconciled", mib(arrival));
+      figures.push({
+        label: current,
+        bytes: arrival,
+        cgroup: phase?.end(),
+        note: "VmHWM; one status write and one Event per NodeImage",
+      });
+
+      current = `${NODE_IMAGE_COUNT.toLocaleString("en")} NodeImages + ` +
+        `${RELEASE_COUNT.toLocaleString("en")} Releases cached`;
+      phase = meter?.phase();
+      const cached = await settle(operator.pid);
+      line(current, `${mib(cached)} (+${mib(cached - idle)} over idle)`);
+      figures.push({
+        label: current,
+        bytes: cached,
+        cgroup: phase?.end(),
+        note: `+${mib(cached - idle)} over idle`,
+      });
+    } catch (error) {
+      const lastPhase = phase?.end();
+      const exit = await operator.exitStatus(5_000);
+      if (!exit && !(error instanceof TimedOut && lastPhase)) throw error;
+      // Killed (by the cgroup's OOM killer, or crashed): the table says so and in which phase.
+      const oomKilled = (meter?.oomKills() ?? 0) > 0;
+      const how = exit ? `${exit.signal ?? `exit code ${exit.code}`}` : "";
+      // The end of its log says why it stopped (a lost lease when it thrashed, for one).
+      if (exit) console.error((error as Error).message);
+      const reread = lastPhase ? `; ${mib(lastPhase.refaulted)} of file pages read again` : "";
+      ended = oomKilled
+        ? { oomKilled, text: `killed by the cgroup's OOM killer (${how}${reread})` }
+        : exit
+        ? { oomKilled, text: `exited (${how}${reread}), not by the OOM killer` }
+        : {
+          oomKilled,
+          text: `did not finish in ${DEADLINE_MS / 60_000} min (${
+            mib(lastPhase!.refaulted)
+          } of file pages read again)`,
+        };
+      line(`operator ${ended.text} during`, current);
+      figures.push({ label: current, cgroup: lastPhase, note: `**${ended.text}**`, ended });
     }
 
-    const image = await putTransferObjects(s3, transferMib * MIB);
-    // The transfers' own peak: "5" resets VmHWM to the current RSS (proc(5), clear_refs).
-    await Deno.writeTextFile(`/proc/${operator.pid}/clear_refs`, "5");
-    const before = status(operator.pid).rss;
-    const started = performance.now();
-    await transfers(transport, image, operator);
-    const seconds = (performance.now() - started) / 1000;
-    const peak = status(operator.pid).hwm;
-    line(
-      `four concurrent ${transferMib} MiB transfers, peak`,
-      `${mib(peak)} (+${mib(peak - before)} over ${mib(before)} before; ${seconds.toFixed(0)} s)`,
-    );
-
-    await Deno.writeTextFile(`/proc/${operator.pid}/clear_refs`, "5");
-    await seedCache(transport);
-    // The watch events of the last creates arrive a moment after them.
-    await new Promise((resolve) => setTimeout(resolve, 5_000));
-    await waitFor("the work queues to drain", () => {
-      operator.alive();
-      return queuesEmpty(operator);
-    });
-    const arrival = status(operator.pid).hwm;
-    line("peak while they arrive and are reconciled", mib(arrival));
-    const cached = await settle(operator.pid);
-    line(
-      `${NODE_IMAGE_COUNT} NodeImages and ${RELEASE_COUNT} Releases cached`,
-      `${mib(cached)} (+${mib(cached - idle)} over idle)`,
-    );
-
     if (vcsimMissing) line("note", `vSphere not configured: ${vcsimMissing}`);
-
-    const figures: Figure[] = [
-      { label: "Deno hello world (same run, same V8 flags)", bytes: hello, note: "baseline" },
-      {
-        label: "idle in-cluster, every provider configured",
-        bytes: idle,
-        note: ratio(idle, hello),
-      },
-      {
-        label: `four concurrent ${transferMib / 1024} GiB transfers (2 push, 2 pull), peak`,
-        bytes: peak,
-        note: `VmHWM; +${mib(peak - before)} over the RSS before them; ${seconds.toFixed(0)} s`,
-      },
-      {
-        label: `${NODE_IMAGE_COUNT.toLocaleString("en")} NodeImages + ` +
-          `${RELEASE_COUNT.toLocaleString("en")} Releases cached`,
-        bytes: cached,
-        note: `+${mib(cached - idle)} over idle`,
-      },
-      {
-        label: "peak while those 12,000 objects arrive and are reconciled",
-        bytes: arrival,
-        note: "VmHWM; one status write and one Event per NodeImage",
-      },
-    ];
-    await writeReadme(figures, v8Flags, vcsimMissing);
+    await writeReadme(figures, v8Flags, vcsimMissing, meter, ended);
     line("README.md", "Memory section updated");
   } finally {
     await stack.close();
@@ -279,6 +342,8 @@ interface OperatorProcess {
   pid: number;
   /** Throws, with the end of its log, once the process has exited. */
   alive(): void;
+  /** How it ended, if it does within `waitMs`. */
+  exitStatus(waitMs: number): Promise<Deno.CommandStatus | undefined>;
   /** Its /metrics text. */
   metrics(): Promise<string>;
   /** The heap figures of its /metrics (a diagnostic). */
@@ -293,24 +358,31 @@ function startOperator(options: {
   values: string;
   home: string;
   v8Flags: string;
+  /** The Deno binary to run it with. */
+  executable: string;
+  /** Runs it in this cgroup from exec, as a container runtime does. */
+  cgroup?: MemoryCgroup;
 }): OperatorProcess {
   const health = freePort();
   const metrics = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      ...(options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : []),
-      MAIN,
-      `--config=${options.values}`,
-      `--service-account-dir=${options.serviceAccount}`,
-      "--leader-elect",
-      `--health-probe-bind-address=127.0.0.1:${health}`,
-      `--metrics-bind-address=127.0.0.1:${metrics}`,
-      // Plain HTTP: the bench reads queue depths and heap figures from /metrics.
-      "--metrics-secure=false",
-      "--log-level=warn",
-    ],
+  const argv = [
+    options.executable,
+    "run",
+    "--allow-all",
+    ...(options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : []),
+    MAIN,
+    `--config=${options.values}`,
+    `--service-account-dir=${options.serviceAccount}`,
+    "--leader-elect",
+    `--health-probe-bind-address=127.0.0.1:${health}`,
+    `--metrics-bind-address=127.0.0.1:${metrics}`,
+    // The bench reads the work queues' depths from /metrics over plain HTTP.
+    "--metrics-secure=false",
+    "--log-level=warn",
+  ];
+  const { command, args } = options.cgroup?.wrap(argv) ?? { command: argv[0], args: argv.slice(1) };
+  const child = new Deno.Command(command, {
+    args,
     // In-cluster only: no KUBECONFIG, a HOME without .kube/config.
     clearEnv: true,
     env: {
@@ -338,9 +410,21 @@ function startOperator(options: {
   let exited = false;
   child.status.then(() => exited = true);
   return {
+    // The cgroup's wrapper execs the operator: same pid.
     pid: child.pid,
     alive() {
       if (exited) throw new Error(`The operator exited:\n${tail.join("\n")}`);
+    },
+    async exitStatus(waitMs) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), waitMs);
+      });
+      try {
+        return await Promise.race([child.status, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
     async metrics() {
       return await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
@@ -405,8 +489,12 @@ async function settle(pid: number): Promise<number> {
 
 function status(pid: number): { rss: number; hwm: number } {
   const text = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kib = (field: string) =>
-    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? NaN) * 1024;
+  const kib = (field: string) => {
+    const value = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1];
+    // A zombie has no memory figures left.
+    if (value === undefined) throw new Error(`process ${pid} has no ${field}: it has exited`);
+    return Number(value) * 1024;
+  };
   return { rss: kib("VmRSS"), hwm: kib("VmHWM") };
 }
 
@@ -527,6 +615,8 @@ async function putQcow2(s3: S3rver, key: string, bytes: number): Promise<void> {
   await s3.put(BUCKET, key, body, bytes);
 }
 
+class TimedOut extends Error {}
+
 async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + DEADLINE_MS;
   let last: unknown;
@@ -539,7 +629,7 @@ async function waitFor(what: string, check: () => Promise<boolean>): Promise<voi
     }
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
-  throw new Error(`Timed out waiting for ${what}`, { cause: last });
+  throw new TimedOut(`Timed out waiting for ${what}`, { cause: last });
 }
 
 /** The table, between markers in README.md's "Memory" section, with the machine it ran on. */
@@ -547,16 +637,65 @@ async function writeReadme(
   figures: Figure[],
   v8Flags: string,
   vcsimMissing: string | undefined,
+  cgroup: MemoryCgroup | undefined,
+  ended: Ended | undefined,
 ): Promise<void> {
   const memTotal = /^MemTotal:\s+(\d+) kB/m.exec(await Deno.readTextFile("/proc/meminfo"))?.[1];
   const machine = `${navigator.hardwareConcurrency} CPUs (nproc), ` +
     `${(Number(memTotal) / 1024 / 1024).toFixed(1)} GiB memory, shared with other work; ` +
     `Deno ${Deno.version.deno}; ${new Date().toISOString().slice(0, 10)}`;
+  const cells = (f: Figure) => {
+    const rss = f.bytes === undefined ? "—" : mib(f.bytes);
+    if (!cgroup) return [f.label, rss, f.note];
+    const c = f.cgroup;
+    return [
+      f.label,
+      rss,
+      c ? mib(c.peak) : "—",
+      c && !f.ended ? mib(c.workingSet) : "—",
+      c ? mib(c.maxWorkingSet) : "—",
+      c ? (c.oomKills || f.ended?.oomKilled ? "**yes**" : "no") : "—",
+      c ? mib(c.refaulted) : "—",
+      f.note,
+    ];
+  };
+  const header = cgroup
+    ? ["figure", "RSS", "cgroup peak", "working set", "working set max", "OOM kill", "refaults", ""]
+    : ["figure", "RSS", ""];
+  const align = cgroup
+    ? ["---", "---:", "---:", "---:", "---:", "---", "---:", "---"]
+    : ["---", "---:", "---"];
+  const row = (values: string[]) => `| ${values.join(" | ")} |`;
+  const limit = cgroup?.limit ? `${cgroup.limit / MIB} MiB` : "no";
+  const verdict = !cgroup
+    ? ""
+    : ended?.oomKilled
+    ? ` With ${limit} limit the operator was **OOM-killed** in the phase marked above: ` +
+      "the limit does not fit."
+    : ended && cgroup.limit
+    ? ` With ${limit} limit the operator ${ended.text} in the phase marked above: ` +
+      "the limit does not fit."
+    : ended
+    ? ` The operator ${ended.text} in the phase marked above.`
+    : cgroup.limit
+    ? ` The operator survived every phase with ${limit} limit.`
+    : "";
+  const cgroupText = cgroup
+    ? `The operator ran in a ${cgroup.version} memory cgroup with ${limit} limit (` +
+      "`BENCH_MEMORY_LIMIT_MIB`; 0: none): cgroup peak is its usage's peak in the phase " +
+      "(page cache included), working set is usage − inactive file pages at the end of the " +
+      "phase (what `kubectl top` shows and eviction uses), working set max the highest sampled " +
+      "every 200 ms in the phase, refaults the file pages (mostly Deno's code) read again after " +
+      "the limit pushed them out (thrashing). It runs a copy of the Deno binary written around the page " +
+      "cache, so that it faults in, and is charged for, the binary's pages as a fresh pod does." +
+      verdict + " "
+    : "";
   const table = [
-    "| figure | RSS | |",
-    "| --- | ---: | --- |",
-    ...figures.map((f) => `| ${f.label} | ${mib(f.bytes)} | ${f.note} |`),
+    row(header),
+    row(align),
+    ...figures.map((f) => row(cells(f))),
     "",
+    cgroupText +
     `Measured by \`deno task bench memory\` on ${machine}; V8 flags \`${v8Flags || "none"}\`.` +
     (vcsimMissing ? ` vSphere was not configured in this run (${vcsimMissing}).` : ""),
   ].join("\n");
