@@ -12,6 +12,7 @@ import { malformedConfigurations } from "./malformed_configurations.ts";
 import {
   sigkillMidTransferProxmox,
   sigkillMidTransferVcd,
+  sigkillMidTransferVsphere,
   sigtermMidTransferProxmox,
 } from "./killed_mid_transfer.ts";
 import { leaderFailover } from "./leader_failover.ts";
@@ -31,6 +32,7 @@ export const CASES: ChaosCase<any>[] = [
   malformedConfigurations,
   sigkillMidTransferProxmox,
   sigkillMidTransferVcd,
+  sigkillMidTransferVsphere,
   sigtermMidTransferProxmox,
   platformUnreachable,
   leaderFailover,
