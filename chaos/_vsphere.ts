@@ -36,7 +36,11 @@ export async function addVcsim(env: ChaosEnv, images = 3, diskBytes = 32_768): P
   });
   env.onClose(() => sim.stop());
   for (let i = 0; i < images; i++) {
-    await env.putImage(imageSpecName(flatcarVersion(i)), imageBytes("ova", diskBytes, i + 1), "capv");
+    await env.putImage(
+      imageSpecName(flatcarVersion(i)),
+      imageBytes("ova", diskBytes, i + 1),
+      "capv",
+    );
   }
   env.extraValues.vsphere = {
     credentials: {
