@@ -39,6 +39,8 @@ interface Platform {
   partials(env: ChaosEnv): string[] | Promise<string[]>;
   /** Whether a transfer is far enough along for the signal; default: one started. */
   underWay?(env: ChaosEnv): Promise<boolean>;
+  /** Figures of the platform's own, taken at the signal. */
+  figuresAtSignal?(): Figures;
   /** Called once the old process is gone, before the new one starts. */
   afterSignal?(): void;
 }
@@ -77,6 +79,7 @@ const VSPHERE_S3_BYTES_PER_SECOND = 1024 * 1024;
 function vsphere(): Platform {
   let sim: Vcsim;
   let proxy: SlowProxy;
+  let reportedBytes = 0;
   return {
     name: "vsphere",
     setUp: async (env) => {
@@ -110,12 +113,15 @@ function vsphere(): Platform {
     // The status shows bytes only after a progress requeue: then the import is surely mid-way.
     underWay: async (env) => {
       const images = (await env.nodeImages.list({ namespace: NAMESPACE } as never)).items;
-      return images.some((image) =>
-        ((image.status?.locations ?? []) as LocationStatus[]).some((l) =>
-          l.state === "Uploading" && (l.bytesDone ?? 0) > 0
-        )
+      const uploading = images.flatMap((image) =>
+        ((image.status?.locations ?? []) as LocationStatus[]).filter((l) => l.state === "Uploading")
       );
+      reportedBytes = uploading.reduce((sum, l) => sum + (l.bytesDone ?? 0), 0);
+      return uploading.some((l) => (l.bytesDone ?? 0) > 0);
     },
+    figuresAtSignal: () => ({
+      "MiB reported uploaded at the signal": Math.round(reportedBytes / 1024 / 1024 * 10) / 10,
+    }),
     // The new process need not wait for the slow S3: the fault was the kill.
     afterSignal: () => void (proxy.bytesPerSecond = Infinity),
   };
@@ -152,7 +158,10 @@ function killCase(signal: "SIGKILL" | "SIGTERM", platform: Platform): ChaosCase<
         }
         await sleep(500);
         const partials = await platform.partials(env);
-        const figures: Figures = { "partial artefacts at the signal": partials.length };
+        const figures: Figures = {
+          "partial artefacts at the signal": partials.length,
+          ...platform.figuresAtSignal?.(),
+        };
         const stopAt = performance.now();
         first.kill(signal);
         const code = await first.exited;
