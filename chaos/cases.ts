@@ -14,6 +14,7 @@ import {
   sigkillMidTransferVcd,
   sigkillMidTransferVsphere,
   sigtermMidTransferProxmox,
+  sigtermMidTransferVsphere,
 } from "./killed_mid_transfer.ts";
 import { leaderFailover } from "./leader_failover.ts";
 import { platformUnreachable } from "./platform_unreachable.ts";
@@ -34,6 +35,7 @@ export const CASES: ChaosCase<any>[] = [
   sigkillMidTransferVcd,
   sigkillMidTransferVsphere,
   sigtermMidTransferProxmox,
+  sigtermMidTransferVsphere,
   platformUnreachable,
   leaderFailover,
   sessionExpiryVcd,

@@ -202,3 +202,4 @@ export const sigkillMidTransferProxmox = killCase("SIGKILL", proxmox);
 export const sigkillMidTransferVcd = killCase("SIGKILL", vcd());
 export const sigkillMidTransferVsphere = killCase("SIGKILL", vsphere());
 export const sigtermMidTransferProxmox = killCase("SIGTERM", proxmox);
+export const sigtermMidTransferVsphere = killCase("SIGTERM", vsphere());
