@@ -18,8 +18,11 @@ export function vsphereRelease(name: string, flatcar: string): Release {
   return release(name).withFlatcar(flatcar).build();
 }
 
-/** Starts vcsim, adds the `vsphere` section and the OVAs; stopped with the env. */
-export async function addVcsim(env: ChaosEnv, images = 3): Promise<Vcsim> {
+/**
+ * Starts vcsim, adds the `vsphere` section and the OVAs (each with a disk of `diskBytes`);
+ * stopped with the env.
+ */
+export async function addVcsim(env: ChaosEnv, images = 3, diskBytes = 32_768): Promise<Vcsim> {
   const password = `chaos-vc-password-${crypto.randomUUID()}`;
   env.secrets.vspherePassword = password;
   const sim = await startVcsim({
@@ -33,7 +36,11 @@ export async function addVcsim(env: ChaosEnv, images = 3): Promise<Vcsim> {
   });
   env.onClose(() => sim.stop());
   for (let i = 0; i < images; i++) {
-    await env.putImage(imageSpecName(flatcarVersion(i)), imageBytes("ova", 32_768, i + 1), "capv");
+    await env.putImage(
+      imageSpecName(flatcarVersion(i)),
+      imageBytes("ova", diskBytes, i + 1),
+      "capv",
+    );
   }
   env.extraValues.vsphere = {
     credentials: {

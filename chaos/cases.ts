@@ -12,7 +12,9 @@ import { malformedConfigurations } from "./malformed_configurations.ts";
 import {
   sigkillMidTransferProxmox,
   sigkillMidTransferVcd,
+  sigkillMidTransferVsphere,
   sigtermMidTransferProxmox,
+  sigtermMidTransferVsphere,
 } from "./killed_mid_transfer.ts";
 import { leaderFailover } from "./leader_failover.ts";
 import { platformUnreachable } from "./platform_unreachable.ts";
@@ -31,7 +33,9 @@ export const CASES: ChaosCase<any>[] = [
   malformedConfigurations,
   sigkillMidTransferProxmox,
   sigkillMidTransferVcd,
+  sigkillMidTransferVsphere,
   sigtermMidTransferProxmox,
+  sigtermMidTransferVsphere,
   platformUnreachable,
   leaderFailover,
   sessionExpiryVcd,
