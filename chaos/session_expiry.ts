@@ -1,8 +1,8 @@
 /**
  * Session expiry on the platforms that have sessions: every VCD session ends (as after VCD's
- * idle timeout or a cell restart) between transfers and again in the middle of one; the
- * operator must log in again and finish, with nothing partial. (Proxmox uses API tokens, which
- * have no session; the vSphere variant is not written yet, see the README.)
+ * idle timeout or a cell restart) between transfers and again in the middle of one, and every
+ * vCenter session is ended through govc; the operator must log in again and finish, with
+ * nothing partial. (Proxmox uses API tokens, which have no session.)
  */
 import { AlreadyExistsError } from "../lib/kube/errors.ts";
 import { baseline, type ChaosCase, retryApi, settle, sleep, withOperator } from "./_case.ts";
