@@ -5,11 +5,14 @@
  *
  *   Empty ──list──▶ (InitPage ──next page──▶)* InitListed ──open watch──▶ Watching ─┐
  *     ▲                                            ▲                       │  event │
- *     ├──────────── 410 Gone, server behind ───────┼───────────────────────┘◀──────┘
- *     └──────────── sync period elapsed            └── stream ended or failed: resume from
- *                                                      the last seen resourceVersion (after
- *                                                      a failure, first check the server is
- *                                                      not behind: InitListed with `verify`)
+ *     ├──── 410 Gone, server behind, connection ───┼───────────────────────┘◀──────┘
+ *     │     failed (after backoff)                 │
+ *     └──── sync period elapsed                    └── stream ended cleanly, or the server
+ *                                                      answered an error: resume from the
+ *                                                      last seen resourceVersion (after an
+ *                                                      empty watch, first check the server
+ *                                                      is not behind: InitListed with
+ *                                                      `verify`)
  *
  * Guarantees:
  * - It never ends on its own and never throws for API or network trouble. Failures are yielded
@@ -21,18 +24,23 @@
  *   aborted undici body never does).
  * - After every list or relist it yields `Restarted` with the complete current set, so a cache
  *   can drop objects deleted while we were not watching.
- * - A stream that ends (server timeout, clean close, dropped connection, malformed line) is
- *   resumed from the last resourceVersion seen, bookmarks included. It relists on 410 Gone, and
- *   whenever the server shows it is *behind* us (below).
+ * - A stream that ends (server timeout, clean close, malformed line, inactivity) or an error
+ *   answer from the server is resumed from the last resourceVersion seen, bookmarks included.
+ *   It relists on 410 Gone, whenever the server shows it is *behind* us (below), and after the
+ *   watch connection itself fails (cut, reset, refused), after the backoff delay: that is how
+ *   an API server restart looks, and one restarted with its state reset can have been carried
+ *   past our resourceVersion by other writes before we reconnect. The number then names
+ *   different writes and a resumed watch would silently skip what was stored meanwhile; no
+ *   resourceVersion arithmetic can tell, so only a list (a consistent read) is safe.
  * - The server is behind us after a restart with its state reset or an etcd restore. Our
  *   resourceVersion is then in its future, and kube-apiserver keeps such a watch open and
  *   silent (it only sends events newer than the one asked for), so objects created afterwards
  *   would never be seen. The watcher relists when: an answer says "Too large resource version"
  *   (504 with a `ResourceVersionTooLarge` cause, in the stream or as the status), or 400 about
  *   the resource version; an event carries a resourceVersion below the one the watch resumed
- *   from; or, before resuming after a watch that lasted without a single event or bookmark
- *   (how a watch from the future ends: healthy watches get bookmarks), a one-item list shows
- *   the server's current resourceVersion below the last one seen. Ordering resourceVersions is a
+ *   from; or, before resuming after a watch that ended cleanly without a single event or
+ *   bookmark (how a watch from the future ends: healthy watches get bookmarks), a one-item list
+ *   shows the server's current resourceVersion below the last one seen. Ordering resourceVersions is a
  *   heuristic that holds for etcd-backed servers (`resource_version.ts`); where it does not
  *   apply, the sync period is what repairs the cache.
  * - With `resyncPeriodMs`, the watch is ended and everything is listed again every period
@@ -364,17 +372,19 @@ function recover<T extends KubeObject>(
     return { next: { phase: "Empty" }, retryInMs: backoff.next() };
   }
   const retryInMs = retryDelay(error, backoff);
+  if (!listing && isConnectionFailure(error)) {
+    // A cut, reset or refused connection is how an API server restart looks. One that came
+    // back with its state reset may, by the time we reconnect, have been carried past our
+    // resourceVersion by other writes: the number then names different writes, a resumed
+    // watch would skip what was stored meanwhile, and no comparison of numbers can tell.
+    // The list is a consistent read, and its `Restarted` lets the cache drop what is gone.
+    ctx.log.warn("watch connection failed; relisting", { error, retryInMs });
+    return { next: { phase: "Empty" }, retryInMs };
+  }
   ctx.log.warn(listing ? "list failed; retrying" : "watch failed; resuming", { error, retryInMs });
   // Retry the same step: a list page again, or a watch from the last seen resourceVersion.
-  // A connection cut mid-stream is how an API server restart looks, and one that came back
-  // with its state reset would keep the resumed watch silent until its timeout (minutes):
-  // check it is not behind us first (one single-item list).
   const next: State<T> = state.phase === "Watching"
-    ? {
-      phase: "InitListed",
-      resourceVersion: state.resourceVersion,
-      ...(isConnectionFailure(error) ? { verify: true } : {}),
-    }
+    ? { phase: "InitListed", resourceVersion: state.resourceVersion }
     : state;
   return { next, retryInMs };
 }

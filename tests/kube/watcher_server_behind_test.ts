@@ -117,6 +117,42 @@ Deno.test("with the operator's watch timeout, a restored server is noticed when 
   }
 });
 
+Deno.test("after a cut connection to a server reset and carried past our resourceVersion by other writes, the watcher relists and sees what changed", async () => {
+  const server = await FakeApiServer.start({ crds: [WIDGET_CRD] });
+  const transport = server.transport();
+  const widgets = new ResourceClient<KubeObject>(transport, WIDGETS);
+  const snapshot = server.snapshot();
+  await widgets.create(widget("a"));
+  await widgets.create(widget("b"));
+  const rec = new WatchRecording(transport, {
+    backoff: new ExponentialBackoff({ initialMs: 10, maxMs: 100 }),
+  });
+  try {
+    await rec.until(() => rec.store.size === 2 && server.openWatches === 1, "the watch to open");
+    // Keep the watcher away (as a restarting server does) while the reset server is written
+    // to past the resourceVersion we last saw: the number check then passes, and a watch
+    // resumed from it would skip c and d and miss the deletes of a and b.
+    server.faults.failNext({ verb: "watch", resource: "widgets" }, { code: 503 }, 1_000_000);
+    server.faults.failNext({ verb: "list", resource: "widgets" }, { code: 503 }, 1_000_000);
+    server.faults.dropWatches();
+    await server.restore(snapshot);
+    for (const name of ["c", "d", "e"]) await widgets.create(widget(name));
+    server.faults.reset();
+    await rec.until(
+      () => rec.store.keys().sort().join() === "default/c,default/d,default/e",
+      "the cache to show exactly what the reset server holds",
+    );
+    assert.deepEqual(
+      rec.changes.filter((c) => c.type === "deleted").map((c) => c.object.metadata.name).sort(),
+      ["a", "b"],
+    );
+  } finally {
+    await rec.stop();
+    transport.close();
+    await server.close();
+  }
+});
+
 Deno.test("Too large resource version, in the stream or as the answer, relists instead of resuming", async (t) => {
   for (const where of ["ERROR event", "HTTP status"]) {
     await t.step(where, async () => {
