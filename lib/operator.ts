@@ -175,7 +175,7 @@ export async function runOperator(options: OperatorOptions, signal: AbortSignal)
     metricsBindAddress: options.metricsBindAddress,
     metricsTls,
     metricsAuth: metricsTls
-      ? new MetricsAuth({ transport: kube.transport, clock: options.clock, log })
+      ? new MetricsAuth({ transport, clock: options.clock, log })
       : undefined,
     readiness,
     registry,
