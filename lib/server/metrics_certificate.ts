@@ -35,7 +35,8 @@ export interface MetricsCertificate extends CertificateAndKey {
 
 /**
  * Loads the certificate and key from the directory, or generates a self-signed pair.
- * @throws {MetricsCertificateError} when a file is missing, unreadable or not PEM.
+ * @throws {MetricsCertificateError} when a file is missing, unreadable or not PEM, or the key
+ *   is not the certificate's.
  */
 export async function loadMetricsCertificate(
   options: MetricsCertificateOptions,
@@ -68,17 +69,26 @@ export async function loadMetricsCertificate(
     }
     return text;
   };
-  return {
-    cert: await load(
-      "--metrics-cert-name",
-      options.certName || "tls.crt",
-      /-----BEGIN CERTIFICATE-----/,
-    ),
-    key: await load(
-      "--metrics-cert-key",
-      options.keyName || "tls.key",
-      /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
-    ),
-    source: "files",
-  };
+  const certName = options.certName || "tls.crt";
+  const keyName = options.keyName || "tls.key";
+  const cert = await load("--metrics-cert-name", certName, /-----BEGIN CERTIFICATE-----/);
+  const key = await load("--metrics-cert-key", keyName, /-----BEGIN [A-Z ]*PRIVATE KEY-----/);
+  // Checked here so a wrong pair is a start-up error naming the files, not a failed listener.
+  if (!await keyMatches(cert, key)) {
+    throw new MetricsCertificateError(
+      `--metrics-cert-key file "${dir}/${keyName}" is not the key of --metrics-cert-name file ` +
+        `"${dir}/${certName}" (from --metrics-cert-path), or one of them cannot be parsed`,
+    );
+  }
+  return { cert, key, source: "files" };
+}
+
+async function keyMatches(cert: string, key: string): Promise<boolean> {
+  // Imported here: only mounted certificates need it, and every import costs resident memory.
+  const { createPrivateKey, X509Certificate } = await import("node:crypto");
+  try {
+    return new X509Certificate(cert).checkPrivateKey(createPrivateKey(key));
+  } catch {
+    return false;
+  }
 }

@@ -44,10 +44,12 @@ Deno.test("two certificates never share a key or serial number", async () => {
 
 Deno.test("--metrics-cert-path reads tls.crt and tls.key, or the names given", async (t) => {
   const pair = await selfSignedCertificate();
+  const stranger = await selfSignedCertificate();
   const files: Record<string, string> = {
     "/certs/tls.crt": pair.cert,
     "/certs/tls.key": pair.key,
     "/certs/other.pem": pair.cert,
+    "/certs/other.key": stranger.key,
   };
   const readTextFile = (path: string) =>
     path in files
@@ -72,6 +74,19 @@ Deno.test("--metrics-cert-path reads tls.crt and tls.key, or the names given", a
     await assert.rejects(
       loadMetricsCertificate({ certPath: "/certs", keyName: "other.pem", readTextFile }),
       /--metrics-cert-key file "\/certs\/other\.pem" .* no PEM block of the expected kind/,
+    );
+  });
+  await t.step("a key that is not the certificate's is refused, naming both files", async () => {
+    await assert.rejects(
+      loadMetricsCertificate({ certPath: "/certs", keyName: "other.key", readTextFile }),
+      (error: Error) => {
+        assert.ok(error instanceof MetricsCertificateError);
+        assert.match(
+          error.message,
+          /"\/certs\/other\.key" is not the key of .*"\/certs\/tls\.crt"/,
+        );
+        return true;
+      },
     );
   });
   await t.step("no directory: self-signed", async () => {
