@@ -174,9 +174,7 @@ export async function runOperator(options: OperatorOptions, signal: AbortSignal)
     healthProbeBindAddress: options.healthProbeBindAddress,
     metricsBindAddress: options.metricsBindAddress,
     metricsTls,
-    metricsAuth: metricsTls
-      ? new MetricsAuth({ transport, clock: options.clock, log })
-      : undefined,
+    metricsAuth: metricsTls ? new MetricsAuth({ transport, clock: options.clock, log }) : undefined,
     readiness,
     registry,
     log,
