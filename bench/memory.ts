@@ -44,6 +44,7 @@ import { type Vcsim, vcsimUnavailable } from "../tests/support/vcsim.ts";
 import { type CgroupPhase, type MemoryCgroup, memoryCgroup, uncachedCopy } from "./_cgroup.ts";
 import { containerV8Flags, forEachLimited, line } from "./_support.ts";
 import { putOva } from "./vcd_upload.ts";
+import { freePort } from "../tests/support/free_port.ts";
 
 const MIB = 1024 * 1024;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -727,13 +728,6 @@ class Stack {
       }
     }
   }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 function mib(bytes: number): string {

@@ -8,15 +8,9 @@
  */
 import { main } from "../main.ts";
 import { type ChaosEnv, NAMESPACE } from "./_env.ts";
+import { freePort } from "../tests/support/free_port.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 /** A running operator, whichever way it was started. */
 export interface Operator {

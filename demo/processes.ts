@@ -132,11 +132,3 @@ export class ServiceProcess {
     }
   }
 }
-
-/** A free TCP port on 127.0.0.1 (for servers that need to be told one). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}

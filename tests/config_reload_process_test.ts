@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { FakeApiServer } from "./fake_apiserver/mod.ts";
+import { freePort } from "./support/free_port.ts";
+import { eventually } from "./support/until.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CRDS = new URL("../crds", import.meta.url).pathname;
@@ -13,29 +15,6 @@ const CRDS = new URL("../crds", import.meta.url).pathname;
 const GOOD = `s3: {bucket: node-images, region: us-west-2}
 imageRetentionPeriod: 24h
 `;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-/** Polls `check` until it returns a value (generous deadline; nothing about time is asserted). */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`Timed out waiting for ${what}`, { cause: last });
-}
 
 async function get(url: string): Promise<{ status: number; body: string }> {
   const response = await fetch(url);

@@ -34,6 +34,8 @@ import { OPERATOR_ENVIRONMENT } from "../main.ts";
 import { DEFAULT_IN_CLUSTER_ROOT } from "../lib/kube/config.ts";
 import { LEASES } from "../lib/kube/resource.ts";
 import { DEFAULT_LEASE_NAME } from "../lib/kube/leader_election.ts";
+import { freePort } from "./support/free_port.ts";
+import { eventually } from "./support/until.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const CRDS = `${ROOT}/crds`;
@@ -74,28 +76,6 @@ function remap(flags: string[], tmp: string, cache: string): string[] {
     if (!match) return flag;
     return `--${match[1]}-${match[2]}=${match[3].split(",").map(path).join(",")}`;
   });
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`Timed out waiting for ${what}`, { cause: last });
 }
 
 const unavailable = opensslAvailable() ? await s3rverUnavailable() : opensslMissing;
@@ -238,7 +218,7 @@ Deno.test({
       const available = await eventually("the NodeImage to be Available", async () => {
         const found = await images.get(image, TEST_NAMESPACE);
         return found.status?.state === "Available" ? found : undefined;
-      });
+      }, 60_000);
       assert.equal(available.status?.ready, "1/1");
       // The Lease is in the namespace read from the service account's `namespace` file.
       await new ResourceClient(transport, LEASES).get(DEFAULT_LEASE_NAME, podNamespace);

@@ -12,32 +12,11 @@ import { NAMESPACES } from "../lib/kube/resource.ts";
 import { NODE_IMAGES, RELEASE_FINALIZER, RELEASES } from "../lib/names.ts";
 import { NotFoundError } from "../lib/kube/errors.ts";
 import { selfSignedCertificate } from "../lib/server/mod.ts";
+import { freePort } from "./support/free_port.ts";
+import { eventually } from "./support/until.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CRDS = new URL("../crds", import.meta.url).pathname;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-/** Polls `check` until it returns a value, failing after a generous deadline. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`Timed out waiting for ${what}`, { cause: last });
-}
 
 async function get(url: string): Promise<{ status: number; body: string }> {
   const response = await fetch(url);

@@ -3,7 +3,8 @@
  * short retention period so a deleted Release's image goes at once, metrics over plain HTTP on a
  * loopback port (read for `rest_client_requests_total`), and quick catalog resyncs.
  */
-import { freePort, ServiceProcess } from "../processes.ts";
+import { ServiceProcess } from "../processes.ts";
+import { freePort } from "../../tests/support/free_port.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 

@@ -4,7 +4,8 @@
  */
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { S3RVER_KEYS, s3rverScript, sdkClient } from "../../tests/support/s3rver.ts";
-import { freePort, ServiceProcess } from "../processes.ts";
+import { ServiceProcess } from "../processes.ts";
+import { freePort } from "../../tests/support/free_port.ts";
 import type { SeedObject } from "../images/seed.ts";
 
 export const BUCKET = "node-images";

@@ -18,6 +18,7 @@ import { ImageBucket, imageBytes } from "../image/_s3.ts";
 import { release } from "../support/builders.ts";
 import { FakeCatalog } from "../support/fake_provider.ts";
 import { s3rverUnavailable, startS3rver } from "../support/s3rver.ts";
+import { eventually } from "../support/until.ts";
 
 const CRDS = new URL("../../crds", import.meta.url).pathname;
 const unavailable = await s3rverUnavailable();
@@ -142,7 +143,7 @@ Deno.test({
       const available = await eventually(`${name} Available`, async () => {
         const image = await images.get(name, "default").catch(() => undefined);
         return image?.status?.state === "Available" ? image : undefined;
-      });
+      }, 30_000);
       assert.deepEqual(available.spec, { name: imageName, provider: "caplab" });
       assert.deepEqual(available.status?.releases, ["lab-1.0.0"]);
       const locations = (available.status?.locations ?? []) as { name: string; state: string }[];
@@ -171,14 +172,3 @@ Deno.test({
     }
   },
 });
-
-/** Polls `check` until it returns a value; fails after a generous deadline. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}

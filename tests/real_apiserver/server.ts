@@ -22,6 +22,7 @@ import { loadCrdDir } from "../fake_apiserver/mod.ts";
 import { realApiServerBinaries } from "./binaries.ts";
 import { type ApiServerPki, makeApiServerPki } from "./pki.ts";
 import { ServerProcess } from "./process.ts";
+import { freePort } from "../support/free_port.ts";
 
 export interface RealApiServerOptions {
   /** CRD objects (parsed YAML) to install. */
@@ -34,13 +35,6 @@ export interface RealApiServerOptions {
 
 const START_TIMEOUT_MS = 120_000;
 const SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

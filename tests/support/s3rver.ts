@@ -17,6 +17,7 @@
  */
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { FetchHttpHandler } from "@smithy/fetch-http-handler";
+import { freePort } from "./free_port.ts";
 
 const PACKAGE = "s3rver@3.7.1";
 /** s3rver's only accepted key pair. */
@@ -65,13 +66,6 @@ export async function s3rverUnavailable(): Promise<string | undefined> {
     console.error(reason);
     return reason;
   }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** SDK client settings from runtime-notes.md (the ones that do not corrupt uploads). */

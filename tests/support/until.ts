@@ -8,3 +8,26 @@ export async function until(check: () => boolean, ms = 5_000, what = "condition"
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/**
+ * Polls `check` until it returns a value other than undefined; a thrown error counts as "not
+ * yet" and becomes the cause when the (generous) deadline passes. Nothing about time is asserted.
+ */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  deadlineMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`Timed out waiting for ${what}`, { cause: last });
+}
