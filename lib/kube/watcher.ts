@@ -83,8 +83,9 @@ import {
   type RawWatchEvent,
   WatchStreamError,
 } from "./watch_lines.ts";
-import { interruption, link } from "../abort.ts";
+import { link, untilAborted } from "../abort.ts";
 import { compareResourceVersions } from "./resource_version.ts";
+import { parseCompactJson } from "./compact_json.ts";
 
 export { LineDecoder, parseWatchLine, type RawWatchEvent, WatchStreamError };
 
@@ -465,7 +466,7 @@ async function listPage<T extends KubeObject>(
   const list = await withDeadline(ctx, `list of ${ctx.what}`, async (signal) => {
     const response = await ctx.transport.fetch({ ...request, signal });
     if (!response.ok) throw await apiErrorFromResponse(response);
-    return await response.json() as KubeList<T>;
+    return parseCompactJson(await response.text()) as KubeList<T>;
   });
   if (!list || !Array.isArray(list.items) || typeof list.metadata !== "object") {
     throw new WatchStreamError(`Cannot list ${ctx.what}: the answer is not a list`);
@@ -484,7 +485,6 @@ async function withDeadline<R>(
   work: (signal: AbortSignal) => Promise<R>,
 ): Promise<R> {
   const controller = new AbortController();
-  const interrupted = interruption(controller.signal);
   const unlink = link(ctx.signal, controller);
   const timer = ctx.clock.setTimer(ctx.inactivityMs, () => {
     controller.abort(
@@ -492,7 +492,7 @@ async function withDeadline<R>(
     );
   });
   try {
-    return await Promise.race([work(controller.signal), interrupted]);
+    return await untilAborted(work(controller.signal), controller.signal);
   } finally {
     timer.cancel();
     unlink();
@@ -505,7 +505,6 @@ class WatchStream {
   eventCount = 0;
   readonly #ctx: Context;
   readonly #controller = new AbortController();
-  readonly #interrupted: Promise<never>;
   readonly #unlink: () => void;
   readonly #lines = new LineDecoder();
   #pending: string[] = [];
@@ -516,7 +515,6 @@ class WatchStream {
   private constructor(ctx: Context) {
     this.#ctx = ctx;
     this.openedAt = ctx.clock.now();
-    this.#interrupted = interruption(this.#controller.signal);
     this.#unlink = link(ctx.signal, this.#controller);
   }
 
@@ -608,7 +606,8 @@ class WatchStream {
       resync = clock.setTimer(Math.max(0, resyncAt - clock.now()), () => resolve(RESYNC_DUE));
     });
     try {
-      return await Promise.race([work(), this.#interrupted, ...(due ? [due] : [])]);
+      const guarded = untilAborted(work(), this.#controller.signal);
+      return await (due ? Promise.race([guarded, due]) : guarded);
     } finally {
       timer.cancel();
       resync?.cancel();
