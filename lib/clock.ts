@@ -22,13 +22,33 @@ export interface Clock {
  */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
-/** `setTimeout` for any delay: long ones are chained in steps the runtime can hold. */
+/**
+ * The delay to arm now for `left` ms still to wait: `left` itself up to a second, above that
+ * `left` rounded down to one of 64 steps per power of two (the rest is armed when it fires).
+ *
+ * Why: Deno 2.9's timers keep a list per distinct delay, and `clearTimeout` leaves that list
+ * behind (~140 bytes each). Delays computed from deadlines (the work queue's next item, a
+ * watch's resync) are distinct almost every time, so an operator running for weeks would grow
+ * without bound. Armed from this set, at most ~2,400 distinct delays are ever used.
+ */
+export function armedDelay(left: number): number {
+  const ms = Math.min(Math.max(0, Math.floor(left)), MAX_TIMEOUT_MS);
+  if (ms <= 1_000) return ms;
+  const step = 2 ** (Math.floor(Math.log2(ms)) - 6);
+  return Math.floor(ms / step) * step;
+}
+
+/**
+ * `setTimeout` for any delay: long ones are chained in steps the runtime can hold, and every
+ * step is an `armedDelay`, so `fn` runs once the whole delay has passed.
+ */
 function longTimeout(ms: number, fn: () => void, unref: boolean): TimerHandle {
   let id: ReturnType<typeof setTimeout>;
   const due = Date.now() + Math.max(0, ms);
   const arm = () => {
     const left = due - Date.now();
-    id = setTimeout(left > MAX_TIMEOUT_MS ? arm : fn, Math.min(Math.max(0, left), MAX_TIMEOUT_MS));
+    const delay = armedDelay(left);
+    id = setTimeout(delay < left ? arm : fn, delay);
     if (unref) Deno.unrefTimer(id as unknown as number);
   };
   arm();
