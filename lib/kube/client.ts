@@ -13,6 +13,7 @@
 import { apiErrorFromResponse } from "./errors.ts";
 import { type KubeList, type KubeObject, resourcePath, type ResourceType } from "./resource.ts";
 import type { KubeRequest, KubeTransport } from "./transport.ts";
+import { parseCompactJson } from "./compact_json.ts";
 
 /** One RFC 6902 operation. `test` makes a patch conditional on the current value. */
 export type JsonPatchOp =
@@ -218,6 +219,6 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   async #json<R>(request: KubeRequest): Promise<R> {
     const response = await this.transport.fetch(request);
     if (!response.ok) throw await apiErrorFromResponse(response);
-    return await response.json() as R;
+    return parseCompactJson(await response.text()) as R;
   }
 }

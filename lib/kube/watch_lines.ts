@@ -4,6 +4,7 @@
  */
 import type { ApiStatus } from "./errors.ts";
 import type { KubeObject } from "./resource.ts";
+import { parseCompactJson } from "./compact_json.ts";
 
 /** The API server answered with something that is not a valid list or watch stream. */
 export class WatchStreamError extends Error {
@@ -22,7 +23,7 @@ const EVENT_TYPES = new Set(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"
 export function parseWatchLine(line: string, what: string): RawWatchEvent {
   let value: unknown;
   try {
-    value = JSON.parse(line);
+    value = parseCompactJson(line);
   } catch (error) {
     throw new WatchStreamError(
       `Cannot parse event from the watch of ${what}: ${JSON.stringify(line.slice(0, 200))}`,
