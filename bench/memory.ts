@@ -21,6 +21,9 @@
  *
  * `BENCH_MEMORY_NODEIMAGES` and `BENCH_MEMORY_RELEASES` change the counts of phase 3.
  * `BENCH_MEMORY_IDLE_ONLY=1` stops after the idle figure (for trying flags).
+ * `BENCH_MEMORY_INSPECT=1` runs the operator with its inspector open and prints a summary of a
+ * heap snapshot at idle and once the objects are cached (snapshots kept in `.tmp/`); the README
+ * is then left as it is.
  *
  * Prints the table and writes it into README.md's "Memory" section, with the machine it ran on.
  */
@@ -45,6 +48,7 @@ import { type CgroupPhase, type MemoryCgroup, memoryCgroup, uncachedCopy } from 
 import { containerV8Flags, forEachLimited, line } from "./_support.ts";
 import { putOva } from "./vcd_upload.ts";
 import { freePort } from "../tests/support/free_port.ts";
+import { summariseHeapSnapshot, takeHeapSnapshot } from "./_heap_snapshot.ts";
 
 const MIB = 1024 * 1024;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -92,6 +96,8 @@ export async function benchMemory(): Promise<void> {
   line("Deno hello world", mib(hello));
 
   const limitMib = Number(Deno.env.get("BENCH_MEMORY_LIMIT_MIB") ?? 128);
+  // BENCH_MEMORY_INSPECT=1: a heap snapshot's summary at idle and once the objects are cached.
+  const inspect = Deno.env.get("BENCH_MEMORY_INSPECT") ? freePort() : undefined;
   const pki = await testPki();
   const stack = new Stack();
   try {
@@ -162,6 +168,7 @@ export async function benchMemory(): Promise<void> {
         v8Flags,
         executable,
         cgroup: meter,
+        inspect,
       }),
       (o) => o.stop(),
     );
@@ -172,6 +179,7 @@ export async function benchMemory(): Promise<void> {
       const idle = await settle(operator.pid);
       line("idle (ready, nothing to do)", `${mib(idle)} (${ratio(idle, hello)})`);
       figures.push({ label: current, bytes: idle, cgroup: phase?.end(), note: ratio(idle, hello) });
+      if (inspect) await printHeapSummary(inspect, "idle");
       // For trying V8 flags quickly: BENCH_MEMORY_IDLE_ONLY=1 stops here, README untouched.
       if (Deno.env.get("BENCH_MEMORY_IDLE_ONLY")) {
         if (Deno.env.get("BENCH_MEMORY_HEAP")) {
@@ -228,6 +236,7 @@ export async function benchMemory(): Promise<void> {
       phase = meter?.phase();
       const cached = await settle(operator.pid);
       line(current, `${mib(cached)} (+${mib(cached - idle)} over idle)`);
+      if (inspect) await printHeapSummary(inspect, "cached");
       figures.push({
         label: current,
         bytes: cached,
@@ -259,6 +268,8 @@ export async function benchMemory(): Promise<void> {
     }
 
     if (vcsimMissing) line("note", `vSphere not configured: ${vcsimMissing}`);
+    // The inspector itself costs memory: figures taken with it are not the operator's.
+    if (inspect) return line("README.md", "not updated (BENCH_MEMORY_INSPECT)");
     await writeReadme(figures, v8Flags, vcsimMissing, meter, ended);
     line("README.md", "Memory section updated");
   } finally {
@@ -363,6 +374,8 @@ function startOperator(options: {
   executable: string;
   /** Runs it in this cgroup from exec, as a container runtime does. */
   cgroup?: MemoryCgroup;
+  /** Opens its inspector on this port (for heap snapshots). */
+  inspect?: number;
 }): OperatorProcess {
   const health = freePort();
   const metrics = freePort();
@@ -370,6 +383,7 @@ function startOperator(options: {
     options.executable,
     "run",
     "--allow-all",
+    ...(options.inspect ? [`--inspect=127.0.0.1:${options.inspect}`] : []),
     ...(options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : []),
     MAIN,
     `--config=${options.values}`,
@@ -460,6 +474,22 @@ function mallocEnv(): Record<string, string> {
   return Object.fromEntries(
     Object.entries(Deno.env.toObject()).filter(([name]) => name.startsWith("MALLOC_")),
   );
+}
+
+/** The largest groups of a heap snapshot of the operator (taking it collects garbage first). */
+async function printHeapSummary(port: number, phase: string): Promise<void> {
+  const text = await takeHeapSnapshot(port);
+  await Deno.writeTextFile(`.tmp/heap-${phase}.heapsnapshot`, text);
+  console.log(
+    `heap snapshot (${phase}): ${mib(text.length)} written to .tmp/heap-${phase}.heapsnapshot`,
+  );
+  for (const group of summariseHeapSnapshot(text)) {
+    console.log(
+      `  ${mib(group.bytes).padStart(10)} ${
+        String(group.count).padStart(8)
+      }  ${group.type} ${group.name}`,
+    );
+  }
 }
 
 /** RSS of a hello world with the same V8 flags, read like the operator's. */
