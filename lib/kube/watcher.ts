@@ -328,7 +328,7 @@ async function step<T extends KubeObject>(state: State<T>, ctx: Context): Promis
       const resourceVersion = object.metadata.resourceVersion || state.resourceVersion;
       const next: State<T> = { phase: "Watching", resourceVersion, stream: state.stream };
       if (raw.type === "BOOKMARK") return { next, progress: true };
-      fillTypeMeta(object, ctx.type);
+      prepareForCache(object, ctx.type);
       const event: WatchEvent<T> = raw.type === "DELETED"
         ? { type: "Deleted", object }
         : { type: "Applied", object };
@@ -471,7 +471,7 @@ async function listPage<T extends KubeObject>(
   if (!list || !Array.isArray(list.items) || typeof list.metadata !== "object") {
     throw new WatchStreamError(`Cannot list ${ctx.what}: the answer is not a list`);
   }
-  for (const item of list.items) fillTypeMeta(item, ctx.type);
+  for (const item of list.items) prepareForCache(item, ctx.type);
   return list;
 }
 
@@ -631,10 +631,16 @@ function errorFromStatus(status: ApiStatus, what: string): Error {
   return apiErrorFor(code, { ...status, message });
 }
 
-/** List items and watch objects of built-in types may lack apiVersion/kind; fill them. */
-function fillTypeMeta(object: KubeObject, type: ResourceType): void {
+/**
+ * Readies a list item or watch object for the caches. Objects of built-in types may lack
+ * apiVersion/kind: they are filled. `metadata.managedFields` is dropped, as controller-runtime's
+ * caches drop it: nothing here reads it, on a real API server it is often the largest part of an
+ * object, and a write without it leaves the server's as it is.
+ */
+function prepareForCache(object: KubeObject, type: ResourceType): void {
   object.apiVersion ??= apiVersionOf(type);
   object.kind ??= type.kind;
+  delete object.metadata.managedFields;
 }
 
 function describe(type: ResourceType, namespace?: string): string {

@@ -257,3 +257,34 @@ Deno.test("events split across chunks, several per chunk and split UTF-8 are all
     await server.close();
   }
 });
+
+Deno.test("cached objects are kept without managedFields, from the list and from the watch", async () => {
+  const managed = (object: ReturnType<typeof testObject>) => ({
+    ...object,
+    metadata: {
+      ...object.metadata,
+      annotations: { kept: "yes" },
+      managedFields: [{ manager: "kubectl", operation: "Apply", fieldsV1: { "f:spec": {} } }],
+    },
+  });
+  const server = await ScriptedApiServer.start();
+  server
+    .onList((_, res) => res.json(200, listOf([managed(testObject("a", "1"))], "1")))
+    .onWatch(async (_, res) => {
+      await res.startStream();
+      await res.event("ADDED", managed(testObject("b", "2")));
+      await res.closed;
+    });
+  const rec = new WatchRecording(server.transport());
+  try {
+    await rec.until(() => rec.store.get("default/b") !== undefined, "b to be delivered");
+    for (const key of ["default/a", "default/b"]) {
+      const metadata = rec.store.get(key)!.metadata;
+      assert.equal(metadata.managedFields, undefined, key);
+      assert.deepEqual(metadata.annotations, { kept: "yes" }, key);
+    }
+  } finally {
+    await rec.stop();
+    await server.close();
+  }
+});
