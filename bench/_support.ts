@@ -190,3 +190,19 @@ export function containerV8Flags(
   const match = /^ENV .*\bDENO_V8_FLAGS=("([^"]*)"|(\S*))/m.exec(text);
   return match?.[2] ?? match?.[3] ?? "";
 }
+
+/**
+ * The Containerfile ENTRYPOINT's `deno run` flags that change how the runtime behaves rather
+ * than what it may do (`--no-code-cache`, `--cached-only`, …): permission flags are left out,
+ * since a bench grants `--allow-all` for its own set-up.
+ */
+export function containerDenoFlags(
+  text = Deno.readTextFileSync(new URL("../Containerfile", import.meta.url)),
+): string[] {
+  const line = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(text)?.[1];
+  if (!line) return [];
+  const entrypoint = JSON.parse(line) as string[];
+  return entrypoint.slice(2, -1).filter((flag) =>
+    !/^--(allow|deny|ignore)-[a-z-]+(=|$)|^-A$/.test(flag)
+  );
+}

@@ -7,7 +7,9 @@
  * service-account directory with `token`, `ca.crt` and `namespace`, KUBERNETES_SERVICE_HOST/PORT,
  * no kubeconfig anywhere); every provider configured through a values.yaml: the fake Proxmox,
  * the fake VCD, vcsim (vSphere, when it can be built here), S3 on s3rver. The operator runs with
- * the V8 flags of the Containerfile (`BENCH_MEMORY_V8_FLAGS` overrides them, for trying others).
+ * the V8 flags of the Containerfile (`BENCH_MEMORY_V8_FLAGS` overrides them, for trying others)
+ * and its ENTRYPOINT's `deno run` flags besides permissions (`BENCH_MEMORY_DENO_FLAGS`,
+ * space-separated, overrides them).
  *
  * Phases, each one figure:
  * 1. idle: `/readyz` passes, then 15 s of nothing to do;
@@ -45,7 +47,7 @@ import { type S3rver, s3rverUnavailable, startS3rver } from "../tests/support/s3
 import { opensslAvailable, opensslMissing, type TestPki, testPki } from "../tests/support/tls.ts";
 import { type Vcsim, vcsimUnavailable } from "../tests/support/vcsim.ts";
 import { type CgroupPhase, type MemoryCgroup, memoryCgroup, uncachedCopy } from "./_cgroup.ts";
-import { containerV8Flags, forEachLimited, line } from "./_support.ts";
+import { containerDenoFlags, containerV8Flags, forEachLimited, line } from "./_support.ts";
 import { putOva } from "./vcd_upload.ts";
 import { freePort } from "../tests/support/free_port.ts";
 import { summariseHeapSnapshot, takeHeapSnapshot } from "./_heap_snapshot.ts";
@@ -84,15 +86,18 @@ interface Ended {
 export async function benchMemory(): Promise<void> {
   const transferMib = Number(Deno.env.get("BENCH_MEMORY_MIB") ?? 2048);
   const v8Flags = Deno.env.get("BENCH_MEMORY_V8_FLAGS") ?? containerV8Flags();
+  // The Containerfile's runtime flags; BENCH_MEMORY_DENO_FLAGS (space-separated) for trying others.
+  const denoFlags = Deno.env.get("BENCH_MEMORY_DENO_FLAGS")?.split(" ").filter(Boolean) ??
+    containerDenoFlags();
   console.log(
     `memory: the main.ts process in-cluster with every provider configured ` +
-      `(V8 flags: ${v8Flags || "none"})`,
+      `(V8 flags: ${v8Flags || "none"}; deno run flags: ${denoFlags.join(" ") || "none"})`,
   );
   if (!opensslAvailable()) return line("skipped", opensslMissing);
   const s3Missing = await s3rverUnavailable();
   if (s3Missing) return line("skipped", s3Missing);
 
-  const hello = await helloWorldRss(v8Flags);
+  const hello = await helloWorldRss(v8Flags, denoFlags);
   line("Deno hello world", mib(hello));
 
   const limitMib = Number(Deno.env.get("BENCH_MEMORY_LIMIT_MIB") ?? 128);
@@ -154,7 +159,7 @@ export async function benchMemory(): Promise<void> {
     // for) itself, as a fresh pod does.
     const executable = meter ? await uncachedCopy(Deno.execPath(), dir) : Deno.execPath();
     const figures: Figure[] = [
-      { label: "Deno hello world (same run, same V8 flags)", bytes: hello, note: "baseline" },
+      { label: "Deno hello world (same run, same flags)", bytes: hello, note: "baseline" },
     ];
     // The phase running now, for the table's row if the operator is killed in it.
     let current = "idle in-cluster, every provider configured";
@@ -169,6 +174,7 @@ export async function benchMemory(): Promise<void> {
         executable,
         cgroup: meter,
         inspect,
+        denoFlags,
       }),
       (o) => o.stop(),
     );
@@ -270,7 +276,7 @@ export async function benchMemory(): Promise<void> {
     if (vcsimMissing) line("note", `vSphere not configured: ${vcsimMissing}`);
     // The inspector itself costs memory: figures taken with it are not the operator's.
     if (inspect) return line("README.md", "not updated (BENCH_MEMORY_INSPECT)");
-    await writeReadme(figures, v8Flags, vcsimMissing, meter, ended);
+    await writeReadme(figures, v8Flags, denoFlags, vcsimMissing, meter, ended);
     line("README.md", "Memory section updated");
   } finally {
     await stack.close();
@@ -376,6 +382,8 @@ function startOperator(options: {
   cgroup?: MemoryCgroup;
   /** Opens its inspector on this port (for heap snapshots). */
   inspect?: number;
+  /** `deno run` flags besides permissions (the Containerfile's). */
+  denoFlags: string[];
 }): OperatorProcess {
   const health = freePort();
   const metrics = freePort();
@@ -384,6 +392,7 @@ function startOperator(options: {
     "run",
     "--allow-all",
     ...(options.inspect ? [`--inspect=127.0.0.1:${options.inspect}`] : []),
+    ...options.denoFlags,
     ...(options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : []),
     MAIN,
     `--config=${options.values}`,
@@ -492,10 +501,10 @@ async function printHeapSummary(port: number, phase: string): Promise<void> {
   }
 }
 
-/** RSS of a hello world with the same V8 flags, read like the operator's. */
-async function helloWorldRss(v8Flags: string): Promise<number> {
+/** RSS of a hello world with the same V8 and `deno run` flags, read like the operator's. */
+async function helloWorldRss(v8Flags: string, denoFlags: string[]): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []), HELLO],
+    args: ["run", ...denoFlags, ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []), HELLO],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -667,6 +676,7 @@ async function waitFor(what: string, check: () => Promise<boolean>): Promise<voi
 async function writeReadme(
   figures: Figure[],
   v8Flags: string,
+  denoFlags: string[],
   vcsimMissing: string | undefined,
   cgroup: MemoryCgroup | undefined,
   ended: Ended | undefined,
@@ -727,7 +737,8 @@ async function writeReadme(
     ...figures.map((f) => row(cells(f))),
     "",
     cgroupText +
-    `Measured by \`deno task bench memory\` on ${machine}; V8 flags \`${v8Flags || "none"}\`.` +
+    `Measured by \`deno task bench memory\` on ${machine}; V8 flags \`${v8Flags || "none"}\`;` +
+    ` \`deno run\` flags besides permissions \`${denoFlags.join(" ") || "none"}\`.` +
     (vcsimMissing ? ` vSphere was not configured in this run (${vcsimMissing}).` : ""),
   ].join("\n");
   const readme = await Deno.readTextFile(README);
