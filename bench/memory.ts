@@ -184,6 +184,7 @@ export async function benchMemory(): Promise<void> {
       await operator.ready();
       const idle = await settle(operator.pid);
       line("idle (ready, nothing to do)", `${mib(idle)} (${ratio(idle, hello)})`);
+      line("  of which", await composition(operator));
       figures.push({ label: current, bytes: idle, cgroup: phase?.end(), note: ratio(idle, hello) });
       if (inspect) await printHeapSummary(inspect, "idle");
       // For trying V8 flags quickly: BENCH_MEMORY_IDLE_ONLY=1 stops here, README untouched.
@@ -242,6 +243,7 @@ export async function benchMemory(): Promise<void> {
       phase = meter?.phase();
       const cached = await settle(operator.pid);
       line(current, `${mib(cached)} (+${mib(cached - idle)} over idle)`);
+      line("  of which", await composition(operator));
       if (inspect) await printHeapSummary(inspect, "cached");
       figures.push({
         label: current,
@@ -519,6 +521,22 @@ async function helloWorldRss(v8Flags: string, denoFlags: string[]): Promise<numb
     await child.stdout.cancel().catch(() => {});
     await child.status;
   }
+}
+
+/**
+ * What the RSS is made of: anonymous and file-backed pages (`/proc/<pid>/status`), and the JS heap
+ * V8 has committed and uses (the operator's own `/metrics`).
+ */
+async function composition(operator: OperatorProcess): Promise<string> {
+  const text = Deno.readTextFileSync(`/proc/${operator.pid}/status`);
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0) * 1024;
+  const metrics = await operator.metrics();
+  const gauge = (name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1] ?? 0);
+  return `anonymous ${mib(kib("RssAnon"))}, file ${mib(kib("RssFile"))}; JS heap ` +
+    `${mib(gauge("nodejs_heap_size_used_bytes"))} used of ` +
+    `${mib(gauge("nodejs_heap_size_total_bytes"))}`;
 }
 
 /** Waits `SETTLE_MS`, then returns the RSS (what the kernel charges the pod for now). */
