@@ -528,13 +528,11 @@ async function helloWorldRss(v8Flags: string, denoFlags: string[]): Promise<numb
  * V8 has committed and uses (the operator's own `/metrics`).
  */
 async function composition(operator: OperatorProcess): Promise<string> {
-  const text = Deno.readTextFileSync(`/proc/${operator.pid}/status`);
-  const kib = (field: string) =>
-    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0) * 1024;
+  const { anonymous, file } = status(operator.pid);
   const metrics = await operator.metrics();
   const gauge = (name: string) =>
     Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1] ?? 0);
-  return `anonymous ${mib(kib("RssAnon"))}, file ${mib(kib("RssFile"))}; JS heap ` +
+  return `anonymous ${mib(anonymous)}, file ${mib(file)}; JS heap ` +
     `${mib(gauge("nodejs_heap_size_used_bytes"))} used of ` +
     `${mib(gauge("nodejs_heap_size_total_bytes"))}`;
 }
@@ -545,7 +543,7 @@ async function settle(pid: number): Promise<number> {
   return status(pid).rss;
 }
 
-function status(pid: number): { rss: number; hwm: number } {
+function status(pid: number): { rss: number; hwm: number; anonymous: number; file: number } {
   const text = Deno.readTextFileSync(`/proc/${pid}/status`);
   const kib = (field: string) => {
     const value = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1];
@@ -553,7 +551,12 @@ function status(pid: number): { rss: number; hwm: number } {
     if (value === undefined) throw new Error(`process ${pid} has no ${field}: it has exited`);
     return Number(value) * 1024;
   };
-  return { rss: kib("VmRSS"), hwm: kib("VmHWM") };
+  return {
+    rss: kib("VmRSS"),
+    hwm: kib("VmHWM"),
+    anonymous: kib("RssAnon"),
+    file: kib("RssFile"),
+  };
 }
 
 /** Releases and NodeImages of the `aws` provider, which this operator does not serve. */
